@@ -1,0 +1,182 @@
+/* src/sql/30_budget.sql — quarterly budgets per program (and market). */
+
+\echo Use "CREATE EXTENSION compensation" to load this file. \quit
+
+-- One row per program, quarter and market (NULL market: the budget for all
+-- markets of the program).  Amounts are integer minor units of currency.
+-- spent_minor is maintained by apply and void_grant under the row lock, so
+-- the row is also the serialisation point of everything that spends it.
+CREATE TABLE compensation.budget (
+	budget_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	program		text NOT NULL CHECK (program <> '' AND program = btrim(program)),
+	quarter		text NOT NULL CHECK (quarter ~ '^[0-9]{4}-Q[1-4]$'),
+	market		text CHECK (market <> '' AND market = btrim(market)),
+	currency	char(3) NOT NULL REFERENCES compensation.currency (code),
+	amount_minor bigint NOT NULL CHECK (amount_minor >= 0),
+	spent_minor bigint NOT NULL DEFAULT 0 CHECK (spent_minor >= 0),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	updated_by	name NOT NULL DEFAULT session_user,
+	CONSTRAINT budget_not_overspent CHECK (spent_minor <= amount_minor),
+	CONSTRAINT budget_program_quarter_market_key
+		UNIQUE NULLS NOT DISTINCT (program, quarter, market)
+);
+
+COMMENT ON TABLE compensation.budget IS
+	'quarterly budget of a compensation program, optionally per market, in integer minor units';
+
+SELECT pg_catalog.pg_extension_config_dump('compensation.budget', '');
+SELECT pg_catalog.pg_extension_config_dump('compensation.budget_budget_id_seq', '');
+
+CREATE VIEW compensation.budgets AS
+SELECT b.program,
+	   b.quarter,
+	   b.market,
+	   b.currency::text AS currency,
+	   compensation.to_major_units(b.amount_minor, b.currency) AS amount,
+	   compensation.to_major_units(b.spent_minor, b.currency) AS spent,
+	   compensation.to_major_units(b.amount_minor - b.spent_minor, b.currency) AS remaining,
+	   b.amount_minor,
+	   b.spent_minor,
+	   b.updated_at,
+	   b.updated_by,
+	   b.budget_id
+  FROM compensation.budget AS b;
+
+COMMENT ON VIEW compensation.budgets IS
+	'budgets in the currency''s major unit, with what is spent and what remains';
+
+/*
+ * set_budget(program, quarter, amount, currency, market) -> budget_id
+ *		Creates or replaces one quarter's budget.  The amount must be exact in
+ *		the currency's minor units and not below what is already spent; the
+ *		currency of a budget that has spent money cannot change.
+ */
+CREATE FUNCTION compensation.set_budget(program text, quarter text, amount numeric,
+										currency text, market text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	new_amount_minor bigint;
+	existing compensation.budget;
+	result bigint;
+BEGIN
+	IF program IS NULL OR btrim(program) = '' THEN
+		RAISE EXCEPTION 'program must be a non-empty name'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the budget program, for example ''delivery'' or ''reviews''.';
+	END IF;
+	IF quarter IS NULL THEN
+		RAISE EXCEPTION 'quarter must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Give a quarter such as ''2026-Q4''.';
+	END IF;
+	PERFORM compensation.quarter_range(quarter);	-- strict 'YYYY-Qn' check
+	IF currency IS NULL THEN
+		RAISE EXCEPTION 'currency must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Give an ISO 4217 code such as EUR.';
+	END IF;
+	IF market IS NOT NULL AND btrim(market) = '' THEN
+		RAISE EXCEPTION 'market must be NULL (all markets) or a non-empty name'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass NULL for a budget that covers every market of the program.';
+	END IF;
+	currency := upper(btrim(currency));
+	new_amount_minor := compensation.to_minor_units(amount, currency);
+	program := btrim(program);
+	market := btrim(market);
+
+	-- Lock the row, if any, so that the checks below hold at commit.
+	SELECT * INTO existing
+	  FROM compensation.budget AS b
+	 WHERE b.program OPERATOR(pg_catalog.=) set_budget.program
+	   AND b.quarter OPERATOR(pg_catalog.=) set_budget.quarter
+	   AND b.market IS NOT DISTINCT FROM set_budget.market
+	   FOR UPDATE;
+
+	IF FOUND THEN
+		IF existing.spent_minor > 0 AND existing.currency <> currency THEN
+			RAISE EXCEPTION 'budget % % % has spending in %; its currency cannot change',
+				program, quarter, coalesce(market, '(all markets)'), existing.currency
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Set the budget in %s, or use another program.', existing.currency);
+		END IF;
+		IF new_amount_minor < existing.spent_minor THEN
+			RAISE EXCEPTION 'budget % % % cannot be set below what is already spent',
+				program, quarter, coalesce(market, '(all markets)')
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('%s %s is already spent; the new amount is %s %s.',
+									  compensation.to_major_units(existing.spent_minor, currency),
+									  currency, amount, currency),
+					  HINT = 'To stop spending, pause the strategies of the program instead.';
+		END IF;
+		UPDATE compensation.budget AS b
+		   SET amount_minor = new_amount_minor,
+			   currency = set_budget.currency,
+			   updated_at = now(),
+			   updated_by = session_user
+		 WHERE b.budget_id OPERATOR(pg_catalog.=) existing.budget_id;
+		result := existing.budget_id;
+	ELSE
+		-- A concurrent first insert of the same key makes one of us fail on
+		-- the unique constraint; the caller retries, as with any upsert race.
+		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
+		VALUES (program, quarter, market, currency, new_amount_minor)
+		RETURNING budget_id INTO result;
+	END IF;
+	RETURN result;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.set_budget(text, text, numeric, text, text) IS
+	'create or replace one quarter''s budget of a program (market NULL: all markets); returns budget_id';
+
+/*
+ * roll_quarter(from, to, carry_unspent) -> number of budgets written
+ *		Copies every budget of quarter "from" into quarter "to".  With
+ *		carry_unspent, the unspent part of "from" is added to the copied
+ *		amount.  Budgets that already exist in "to" are left alone, so running
+ *		it twice (or from two sessions) writes each budget once.
+ */
+CREATE FUNCTION compensation.roll_quarter("from" text, "to" text, carry_unspent boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	written integer;
+BEGIN
+	IF "from" IS NULL OR "to" IS NULL OR carry_unspent IS NULL THEN
+		RAISE EXCEPTION 'roll_quarter arguments must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'For example: SELECT compensation.roll_quarter(''2026-Q4'', ''2027-Q1'');';
+	END IF;
+	PERFORM compensation.quarter_range("from");
+	PERFORM compensation.quarter_range("to");
+	IF "from" = "to" THEN
+		RAISE EXCEPTION 'roll_quarter needs two different quarters'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Roll into the next quarter: compensation.quarter_add(from, 1).';
+	END IF;
+
+	-- Lock the source budgets so that spending cannot change them while we copy.
+	PERFORM 1 FROM compensation.budget AS b
+	  WHERE b.quarter OPERATOR(pg_catalog.=) "from" FOR SHARE;
+
+	INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
+	SELECT b.program, "to", b.market, b.currency,
+		   CASE WHEN carry_unspent THEN b.amount_minor + (b.amount_minor - b.spent_minor)
+				ELSE b.amount_minor END
+	  FROM compensation.budget AS b
+	 WHERE b.quarter OPERATOR(pg_catalog.=) "from"
+	ON CONFLICT ON CONSTRAINT budget_program_quarter_market_key DO NOTHING;
+	GET DIAGNOSTICS written = ROW_COUNT;
+	RETURN written;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.roll_quarter(text, text, boolean) IS
+	'copy the budgets of one quarter into another (optionally adding the unspent rest); idempotent';

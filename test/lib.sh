@@ -1,0 +1,129 @@
+# test/lib.sh — shared by test/run, examples/demo and bench/run.
+#
+# Installs what the build and the tests need (Debian packages), builds and
+# installs the extension, and runs a throwaway PostgreSQL 15 cluster in a
+# temporary directory that listens on a Unix socket only.  PostgreSQL refuses
+# to run as root, so when we are root the server runs as the "postgres" system
+# user (created by the postgresql-15 package) while the clients stay root and
+# connect as database user "postgres".
+#
+# Source it; do not run it.
+
+PG_MAJOR=15
+PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+export PATH="$PG_BINDIR:$PATH"
+COMP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+comp_log() { printf '==> %s\n' "$*" >&2; }
+
+# Re-run the calling script as root (apt-get and "make install" need it).
+comp_require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then
+			exec sudo --preserve-env=COMPENSATION_OLIST_DIR,COMPENSATION_SANITIZE,CI bash "$0" "$@"
+		fi
+		echo "$0: must run as root (apt-get, make install), and sudo is not available" >&2
+		exit 1
+	fi
+}
+
+COMP_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
+postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-$PG_MAJOR-cron"
+
+# Install whatever of COMP_PACKAGES (and "$@") is missing.
+comp_install_deps() {
+	local missing="" pkg
+	for pkg in $COMP_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+			missing="$missing $pkg"
+	done
+	[ -z "$missing" ] && return 0
+	comp_log "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# The Debian package would create and start a system cluster; we never use it.
+	mkdir -p /etc/postgresql-common
+	[ -f /etc/postgresql-common/createcluster.conf ] ||
+		echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# Build with warnings as errors and install into the PostgreSQL 15 tree.
+# COMPENSATION_SANITIZE=address builds with AddressSanitizer.
+comp_build_install() {
+	local extra_cflags="${COMPENSATION_EXTRA_CFLAGS_BASE:-}" extra_ldflags=""
+	if [ "${COMPENSATION_SANITIZE:-}" = address ]; then
+		extra_cflags="$extra_cflags -fsanitize=address -fno-omit-frame-pointer -O1 -g"
+		extra_ldflags="-fsanitize=address"
+	fi
+	comp_log "building compensation"
+	make -C "$COMP_ROOT" -s clean PG_CONFIG="$PG_BINDIR/pg_config" >/dev/null
+	make -C "$COMP_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" \
+		COMPENSATION_EXTRA_CFLAGS="$extra_cflags" COMPENSATION_EXTRA_LDFLAGS="$extra_ldflags"
+	make -C "$COMP_ROOT" -s install PG_CONFIG="$PG_BINDIR/pg_config" >/dev/null
+}
+
+# Run a command as the server's owner.
+comp_as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Start a throwaway cluster; extra "-c name=value" server options may follow.
+# Exports PGHOST/PGPORT/PGUSER/PGDATABASE and COMP_PGDATA, COMP_PGLOG; the
+# cluster is stopped and removed when the calling shell exits.
+comp_cluster_start() {
+	COMP_CLUSTER_DIR=$(mktemp -d /tmp/compensation-pg.XXXXXX)
+	COMP_PGDATA=$COMP_CLUSTER_DIR/data
+	COMP_PGLOG=$COMP_CLUSTER_DIR/server.log
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres: "$COMP_CLUSTER_DIR"
+	fi
+	chmod 755 "$COMP_CLUSTER_DIR"
+	comp_as_owner initdb -D "$COMP_PGDATA" -U postgres --auth=trust --no-sync \
+		-E UTF8 --locale=C.UTF-8 >/dev/null
+	local preload=""
+	if [ "${COMPENSATION_SANITIZE:-}" = address ]; then
+		preload=$(gcc -print-file-name=libasan.so)
+	fi
+	comp_as_owner env ${preload:+LD_PRELOAD=$preload} \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path="$COMP_CLUSTER_DIR/asan" \
+		pg_ctl -D "$COMP_PGDATA" -l "$COMP_PGLOG" -w -t 120 \
+		-o "-k $COMP_CLUSTER_DIR -c listen_addresses= -p 5432 -c fsync=off \
+			-c shared_preload_libraries=pg_cron -c cron.database_name=postgres \
+			-c max_worker_processes=16 -c log_min_messages=warning $*" \
+		start >/dev/null
+	export PGHOST=$COMP_CLUSTER_DIR PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+	trap comp_cluster_stop EXIT
+	comp_log "PostgreSQL $PG_MAJOR running in $COMP_CLUSTER_DIR"
+}
+
+comp_cluster_stop() {
+	[ -n "${COMP_PGDATA:-}" ] && [ -d "$COMP_PGDATA" ] || return 0
+	comp_as_owner pg_ctl -D "$COMP_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+	if [ -z "${COMP_KEEP_CLUSTER:-}" ]; then
+		rm -rf "$COMP_CLUSTER_DIR"
+	else
+		comp_log "cluster kept in $COMP_CLUSTER_DIR"
+	fi
+}
+
+# The server crashed if a backend died of a signal (or ASan reported).
+comp_server_crashed() {
+	grep -E 'terminated by signal|was terminated by exception|AddressSanitizer' "$COMP_PGLOG" \
+		"$COMP_CLUSTER_DIR"/asan* 2>/dev/null
+}
+
+# Where the Olist CSVs are; tests that need them skip when absent.
+COMPENSATION_OLIST_DIR=${COMPENSATION_OLIST_DIR:-$COMP_ROOT/../shared/data/olist}
+
+# Load the Olist subset into schema "olist" of database $1 (see examples/olist.sql).
+comp_load_olist() {
+	local db=$1
+	[ -f "$COMPENSATION_OLIST_DIR/olist_orders_dataset.csv" ] || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v olist_dir="$COMPENSATION_OLIST_DIR" \
+		-f "$COMP_ROOT/examples/olist.sql" >/dev/null
+}

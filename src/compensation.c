@@ -12,4 +12,18 @@
 
 #include "fmgr.h"
 
+#include "compensation.h"
+
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init
+ *		Register the relcache callback that keeps compiled strategies fresh.
+ */
+void
+_PG_init(void)
+{
+	strategy_cache_init();
+}

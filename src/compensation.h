@@ -32,4 +32,7 @@ extern TimestampTz quarter_start(FiscalQuarter q, int fiscal_start_month);
 extern FiscalQuarter quarter_add(FiscalQuarter q, int quarters);
 extern void format_quarter(FiscalQuarter q, char *buf);
 
+/* strategy_cache.c */
+extern void strategy_cache_init(void);
+
 #endif							/* COMPENSATION_H */

@@ -20,11 +20,30 @@ GRANT EXECUTE ON FUNCTION
 	compensation.quarter_add(text, integer),
 	compensation.currency_exponent(text),
 	compensation.to_minor_units(numeric, text, text),
-	compensation.to_major_units(bigint, text)
+	compensation.to_major_units(bigint, text),
+	compensation.eligible(text, record, integer),
+	compensation.amount(text, record, integer),
+	compensation.evaluate(text, record, integer),
+	compensation.in_holdout(text, text, integer),
+	compensation.holdout_hash(text, text),
+	compensation.validate_spec(jsonb)
 	TO compensation_reader;
+-- evaluation reads the strategy tables as the caller
+GRANT SELECT ON compensation.strategies, compensation.strategy,
+	compensation.strategy_version TO compensation_reader;
 
 -- admin (applier's extra rights come with the ledger)
 GRANT EXECUTE ON FUNCTION
 	compensation.set_budget(text, text, numeric, text, text),
-	compensation.roll_quarter(text, text, boolean)
+	compensation.roll_quarter(text, text, boolean),
+	compensation.define_strategy(text, jsonb),
+	compensation.lock_strategy(text),
+	compensation.activate(text, integer),
+	compensation.pause(text),
+	compensation.retire(text)
 	TO compensation_admin;
+-- Strategy functions run as the admin (so that a spec can only read what
+-- its author can read); the tables' triggers validate every version row and
+-- forbid changing anything but a version's status.
+GRANT INSERT ON compensation.strategy, compensation.strategy_version TO compensation_admin;
+GRANT UPDATE (status, status_changed_at) ON compensation.strategy_version TO compensation_admin;

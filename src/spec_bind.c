@@ -1,0 +1,393 @@
+/*-------------------------------------------------------------------------
+ *
+ * spec_bind.c
+ *	  Bind a parsed StrategySpec to a row type.
+ *
+ * Owns column resolution (by name, dropped columns skipped, domains looked
+ * through), the type rules of each spec element (a comparison needs a
+ * btree-comparable column and a constant of that type; "days" needs two
+ * timestamp columns of the same kind; amounts need a numeric column), the
+ * conversion of constants into the column's type, and the copy of the
+ * ISO 4217 table that evaluation uses.
+ *
+ * The same code checks a spec against its source when it is defined and
+ * binds it to the facts' row type when it is evaluated, so the two can
+ * never disagree about what a spec means.
+ *
+ * Allocates in CurrentMemoryContext (the spec's context).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/typcache.h"
+
+#include "strategy.h"
+
+#define bind_error(code, path, hint, ...) \
+	ereport(ERROR, \
+			(errcode(code), \
+			 errmsg("invalid strategy spec at %s: %s", (path), psprintf(__VA_ARGS__)), \
+			 errhint("%s", (hint))))
+
+/* What kind of column a spec element accepts. */
+typedef enum ColumnUse
+{
+	USE_ANY,					/* keys.order, keys.buyer, keys.market */
+	USE_COMPARABLE,				/* "col" of a condition */
+	USE_TIMESTAMP,				/* "days", keys.at */
+	USE_NUMBER,					/* amount base, keys.value */
+	USE_TEXT					/* keys.currency, segment */
+} ColumnUse;
+
+static void
+resolve_column(SpecColumn *ref, TupleDesc tupdesc, const char *described_as, ColumnUse use)
+{
+	int			found = -1;
+	Oid			typid;
+	int32		typmod = -1;
+	char		category;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), ref->name) == 0)
+		{
+			found = i;
+			break;
+		}
+	}
+	if (found < 0)
+		bind_error(ERRCODE_UNDEFINED_COLUMN, ref->path,
+				   "Column names are matched exactly (case-sensitive); add the column to the source or fix the name.",
+				   "column \"%s\" does not exist in %s", ref->name, described_as);
+
+	ref->attindex = found;
+	typid = getBaseTypeAndTypmod(TupleDescAttr(tupdesc, found)->atttypid, &typmod);
+	ref->typid = typid;
+	ref->typmod = typmod;
+	ref->collation = TupleDescAttr(tupdesc, found)->attcollation;
+	category = TypeCategory(typid);
+
+	switch (use)
+	{
+		case USE_ANY:
+			break;
+		case USE_COMPARABLE:
+			{
+				TypeCacheEntry *typentry = lookup_type_cache(typid, TYPECACHE_CMP_PROC);
+
+				if (!OidIsValid(typentry->cmp_proc))
+					bind_error(ERRCODE_UNDEFINED_FUNCTION, ref->path,
+							   "Compare a column of a type with an ordering (numbers, text, dates, timestamps, booleans), or cast it in the source view.",
+							   "column \"%s\" of type %s cannot be compared",
+							   ref->name, format_type_be(typid));
+				break;
+			}
+		case USE_TIMESTAMP:
+			if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID)
+				bind_error(ERRCODE_DATATYPE_MISMATCH, ref->path,
+						   "Use a timestamp or timestamptz column, or cast it in the source view.",
+						   "column \"%s\" is of type %s, not a timestamp",
+						   ref->name, format_type_be(typid));
+			break;
+		case USE_NUMBER:
+			if (typid != NUMERICOID && typid != INT2OID && typid != INT4OID &&
+				typid != INT8OID && typid != FLOAT4OID && typid != FLOAT8OID)
+				bind_error(ERRCODE_DATATYPE_MISMATCH, ref->path,
+						   "Use a numeric, integer or float column, or cast it in the source view.",
+						   "column \"%s\" is of type %s, not a number",
+						   ref->name, format_type_be(typid));
+			break;
+		case USE_TEXT:
+			if (category != TYPCATEGORY_STRING && category != TYPCATEGORY_ENUM)
+				bind_error(ERRCODE_DATATYPE_MISMATCH, ref->path,
+						   "Use a text, varchar, char or enum column, or cast it in the source view.",
+						   "column \"%s\" is of type %s, not text",
+						   ref->name, format_type_be(typid));
+			{
+				Oid			typoutput;
+				bool		typisvarlena;
+
+				getTypeOutputInfo(typid, &typoutput, &typisvarlena);
+				fmgr_info(typoutput, &ref->output);
+			}
+			break;
+	}
+}
+
+/* Convert a spec constant into a value of the column's type. */
+static Datum
+convert_scalar(SpecScalar *scalar, SpecColumn *column, const char *path)
+{
+	char		category = TypeCategory(column->typid);
+	const char *hint = "Give a constant of the column's type: a number for numeric columns, true/false for booleans, a string otherwise.";
+	char	   *text;
+	Oid			typinput;
+	Oid			typioparam;
+	Datum		result = (Datum) 0;
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	if (category == TYPCATEGORY_BOOLEAN)
+	{
+		if (scalar->kind != SCALAR_BOOL)
+			bind_error(ERRCODE_DATATYPE_MISMATCH, path, hint,
+					   "column \"%s\" is boolean; the value must be true or false", column->name);
+		return BoolGetDatum(scalar->boolean);
+	}
+	if (category == TYPCATEGORY_NUMERIC)
+	{
+		if (scalar->kind != SCALAR_NUMBER)
+			bind_error(ERRCODE_DATATYPE_MISMATCH, path, hint,
+					   "column \"%s\" is of type %s; the value must be a JSON number",
+					   column->name, format_type_be(column->typid));
+		text = numeric_normalize(scalar->number);
+	}
+	else
+	{
+		if (scalar->kind != SCALAR_STRING)
+			bind_error(ERRCODE_DATATYPE_MISMATCH, path, hint,
+					   "column \"%s\" is of type %s; the value must be a JSON string",
+					   column->name, format_type_be(column->typid));
+		text = scalar->string;
+	}
+
+	getTypeInputInfo(column->typid, &typinput, &typioparam);
+	PG_TRY();
+	{
+		result = OidInputFunctionCall(typinput, text, typioparam, -1);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		bind_error(ERRCODE_DATATYPE_MISMATCH, path, hint,
+				   "value %s cannot be compared with column \"%s\" of type %s: %s",
+				   scalar->kind == SCALAR_STRING ? quote_literal_cstr(text) : text,
+				   column->name, format_type_be(column->typid), edata->message);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+typedef struct SortContext
+{
+	FmgrInfo   *cmp;
+	Oid			collation;
+} SortContext;
+
+static int
+compare_datums(const void *a, const void *b, void *arg)
+{
+	SortContext *cxt = (SortContext *) arg;
+
+	return DatumGetInt32(FunctionCall2Coll(cxt->cmp, cxt->collation,
+										   *(const Datum *) a, *(const Datum *) b));
+}
+
+static void
+bind_condition(Condition *c, TupleDesc tupdesc, const char *described_as)
+{
+	switch (c->kind)
+	{
+		case COND_ALL:
+		case COND_ANY:
+		case COND_NOT:
+			for (int i = 0; i < c->nchildren; i++)
+				bind_condition(c->children[i], tupdesc, described_as);
+			return;
+
+		case COND_DAYS:
+			resolve_column(&c->column, tupdesc, described_as, USE_TIMESTAMP);
+			resolve_column(&c->column_to, tupdesc, described_as, USE_TIMESTAMP);
+			if (c->column.typid != c->column_to.typid)
+				bind_error(ERRCODE_DATATYPE_MISMATCH, c->column_to.path,
+						   "Cast both columns to timestamptz in the source view.",
+						   "\"days\" needs two columns of the same type; \"%s\" is %s and \"%s\" is %s",
+						   c->column.name, format_type_be(c->column.typid),
+						   c->column_to.name, format_type_be(c->column_to.typid));
+			c->bound_days = palloc(sizeof(int64) * Max(c->nvalues, 1));
+			for (int i = 0; i < c->nvalues; i++)
+			{
+				char	   *path = c->nvalues == 1 && c->op != OP_IN && c->op != OP_NOT_IN
+					? psprintf("%s.value", c->path) : psprintf("%s.value[%d]", c->path, i);
+				SpecScalar *s = &c->values[i];
+				Numeric		truncated;
+
+				if (s->kind != SCALAR_NUMBER)
+					bind_error(ERRCODE_DATATYPE_MISMATCH, path,
+							   "\"days\" counts whole days: compare it with a whole number.",
+							   "\"days\" must be compared with a number");
+				truncated = DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
+																NumericGetDatum(s->number),
+																Int32GetDatum(0)));
+				if (numeric_compare(truncated, s->number) != 0 ||
+					numeric_compare(s->number, int64_to_numeric(-1000000000)) < 0 ||
+					numeric_compare(s->number, int64_to_numeric(1000000000)) > 0)
+					bind_error(ERRCODE_INVALID_PARAMETER_VALUE, path,
+							   "\"days\" counts whole days: compare it with a whole number.",
+							   "%s is not a whole number of days", numeric_normalize(s->number));
+				c->bound_days[i] = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+																	 NumericGetDatum(s->number)));
+			}
+			return;
+
+		case COND_COLUMN:
+			resolve_column(&c->column, tupdesc, described_as,
+						   c->op == OP_IS_NULL || c->op == OP_IS_NOT_NULL ? USE_ANY : USE_COMPARABLE);
+			if (c->nvalues == 0)
+				return;
+			fmgr_info(lookup_type_cache(c->column.typid, TYPECACHE_CMP_PROC)->cmp_proc, &c->cmp_proc);
+			c->bound_values = palloc(sizeof(Datum) * c->nvalues);
+			for (int i = 0; i < c->nvalues; i++)
+			{
+				char	   *path = c->op == OP_BETWEEN || c->op == OP_IN || c->op == OP_NOT_IN
+					? psprintf("%s.value[%d]", c->path, i) : psprintf("%s.value", c->path);
+
+				c->bound_values[i] = convert_scalar(&c->values[i], &c->column, path);
+			}
+			if (c->op == OP_IN || c->op == OP_NOT_IN)
+			{
+				SortContext cxt = {&c->cmp_proc, c->column.collation};
+
+				/* sorted, so that evaluation can binary-search */
+				qsort_arg(c->bound_values, c->nvalues, sizeof(Datum), compare_datums, &cxt);
+			}
+			return;
+	}
+}
+
+static int
+compare_cstrings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+bind_amount(AmountRule *rule, TupleDesc tupdesc, const char *described_as)
+{
+	if (rule->has_base)
+	{
+		resolve_column(&rule->base, tupdesc, described_as, USE_NUMBER);
+		rule->base_typid = rule->base.typid;
+	}
+	if (rule->has_segment)
+	{
+		Numeric    *sorted_multipliers = palloc(sizeof(Numeric) * rule->nsegments);
+		char	  **sorted_keys = palloc(sizeof(char *) * rule->nsegments);
+
+		resolve_column(&rule->segment, tupdesc, described_as, USE_TEXT);
+		/* sort keys (strcmp order) with their multipliers, for bsearch */
+		memcpy(sorted_keys, rule->segment_keys, sizeof(char *) * rule->nsegments);
+		qsort(sorted_keys, rule->nsegments, sizeof(char *), compare_cstrings);
+		for (int i = 0; i < rule->nsegments; i++)
+			for (int j = 0; j < rule->nsegments; j++)
+				if (sorted_keys[i] == rule->segment_keys[j])
+					sorted_multipliers[i] = rule->segment_multipliers[j];
+		rule->segment_keys = sorted_keys;
+		rule->segment_multipliers = sorted_multipliers;
+	}
+
+	/* Everything that depends only on the currency exponent, precomputed. */
+	for (int e = 0; e <= MAX_CURRENCY_EXPONENT; e++)
+	{
+		if (rule->fixed)
+			rule->fixed_minor[e] = numeric_times_power_of_ten(rule->fixed, e);
+		if (rule->rate)
+			rule->rate_minor[e] = numeric_times_power_of_ten(rule->rate, e);
+		rule->min_minor[e] = -1;
+		rule->max_minor[e] = -1;
+		if (rule->min && !numeric_to_minor_units_half_up(numeric_times_power_of_ten(rule->min, e),
+														 &rule->min_minor[e]))
+			bind_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, psprintf("%s.min", rule->path),
+					   "Give a realistic amount.", "min is too large");
+		if (rule->max && !numeric_to_minor_units_half_up(numeric_times_power_of_ten(rule->max, e),
+														 &rule->max_minor[e]))
+			bind_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, psprintf("%s.max", rule->path),
+					   "Give a realistic amount.", "max is too large");
+		for (int t = 0; t < rule->ntiers; t++)
+		{
+			AmountTier *tier = &rule->tiers[t];
+
+			if (tier->fixed)
+				tier->fixed_minor[e] = numeric_times_power_of_ten(tier->fixed, e);
+		}
+	}
+}
+
+/*
+ * load_currencies
+ *		Copy compensation.currency into the spec (sorted by code), and check
+ *		the spec's constant currency against it.
+ */
+void
+load_currencies(StrategySpec *spec)
+{
+	MemoryContext spec_context = CurrentMemoryContext;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT code::text, minor_unit FROM compensation.currency ORDER BY code",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "unexpected SPI result %d reading compensation.currency", ret);
+
+	spec->ncurrencies = (int) SPI_processed;
+	spec->currencies = MemoryContextAllocZero(spec_context,
+											  sizeof(CurrencyEntry) * Max(spec->ncurrencies, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *code = TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull));
+
+		strlcpy(spec->currencies[i].code, code, sizeof(spec->currencies[i].code));
+		spec->currencies[i].exponent = DatumGetInt16(SPI_getbinval(tuple, desc, 2, &isnull));
+	}
+	SPI_finish();
+
+	if (spec->currency)
+	{
+		spec->currency_exponent = lookup_currency_exponent(spec, spec->currency);
+		if (spec->currency_exponent < 0)
+			bind_error(ERRCODE_INVALID_PARAMETER_VALUE, "$.currency",
+					   "Use an ISO 4217 code in upper case from compensation.currency, such as \"EUR\".",
+					   "unknown currency \"%s\"", spec->currency);
+	}
+}
+
+/*
+ * bind_strategy_spec
+ *		Resolve every column of the spec in tupdesc; described_as names the
+ *		row type in errors ("source public.order_experience", "the facts row").
+ */
+void
+bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_as)
+{
+	resolve_column(&spec->key_order, tupdesc, described_as, USE_ANY);
+	resolve_column(&spec->key_buyer, tupdesc, described_as, USE_ANY);
+	resolve_column(&spec->key_at, tupdesc, described_as, USE_TIMESTAMP);
+	if (spec->has_key_value)
+		resolve_column(&spec->key_value, tupdesc, described_as, USE_NUMBER);
+	if (spec->has_key_currency)
+		resolve_column(&spec->key_currency, tupdesc, described_as, USE_TEXT);
+	if (spec->has_key_market)
+		resolve_column(&spec->key_market, tupdesc, described_as, USE_ANY);
+
+	bind_condition(spec->when, tupdesc, described_as);
+	bind_amount(&spec->amount, tupdesc, described_as);
+	spec->tupdesc = tupdesc;
+}

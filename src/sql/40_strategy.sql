@@ -1,0 +1,348 @@
+/* src/sql/40_strategy.sql — strategies, their versions, and evaluation. */
+
+\echo Use "CREATE EXTENSION compensation" to load this file. \quit
+
+-- A strategy is a name; every change to it is a new row in
+-- strategy_version, kept forever.  holdout_salt is fixed when the name is
+-- first defined, so the holdout never moves between versions.
+CREATE TABLE compensation.strategy (
+	strategy_id	integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name		text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]*$'),
+	holdout_salt text NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	created_by	name NOT NULL DEFAULT current_user
+);
+
+COMMENT ON TABLE compensation.strategy IS
+	'named compensation strategies; their versions are in strategy_version';
+
+CREATE TABLE compensation.strategy_version (
+	strategy_id	integer NOT NULL REFERENCES compensation.strategy,
+	version		integer NOT NULL CHECK (version > 0),
+	status		text NOT NULL DEFAULT 'draft'
+				CHECK (status IN ('draft', 'active', 'paused', 'retired')),
+	spec		jsonb NOT NULL,
+	-- derived from spec by the validating trigger, for the views and apply
+	scenario	text NOT NULL,
+	source		text NOT NULL,
+	program		text NOT NULL,
+	instrument	text NOT NULL,
+	priority	integer NOT NULL,
+	exclusive_group text NOT NULL,
+	valid		tstzrange NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	created_by	name NOT NULL DEFAULT current_user,
+	status_changed_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (strategy_id, version)
+);
+
+-- At most one version of a strategy is in force (active or paused).
+CREATE UNIQUE INDEX strategy_version_one_in_force
+	ON compensation.strategy_version (strategy_id)
+	WHERE status IN ('active', 'paused');
+
+COMMENT ON TABLE compensation.strategy_version IS
+	'every version of every strategy, never deleted; spec is immutable, status moves draft -> active -> paused/retired';
+
+SELECT pg_catalog.pg_extension_config_dump('compensation.strategy', '');
+SELECT pg_catalog.pg_extension_config_dump('compensation.strategy_version', '');
+SELECT pg_catalog.pg_extension_config_dump('compensation.strategy_strategy_id_seq', '');
+
+CREATE FUNCTION compensation.validate_spec(spec jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'compensation_validate_spec'
+LANGUAGE C STABLE STRICT
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION compensation.validate_spec(jsonb) IS
+	'raise the first problem of a strategy spec (with its JSON path), or return if it can be stored';
+
+/*
+ * Every version row is validated as it is inserted, whoever inserts it, and
+ * its spec can never change afterwards: define_strategy is a convenience,
+ * not the only guard.
+ */
+CREATE FUNCTION compensation.strategy_version_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		PERFORM compensation.validate_spec(NEW.spec);
+		NEW.scenario := NEW.spec ->> 'scenario';
+		NEW.source := NEW.spec ->> 'source';
+		NEW.program := NEW.spec ->> 'program';
+		NEW.instrument := NEW.spec ->> 'instrument';
+		NEW.priority := coalesce((NEW.spec ->> 'priority')::integer, 0);
+		NEW.exclusive_group := coalesce(NEW.spec ->> 'exclusive',
+			'strategy:' OPERATOR(pg_catalog.||)
+			(SELECT s.name FROM compensation.strategy AS s
+			  WHERE s.strategy_id OPERATOR(pg_catalog.=) NEW.strategy_id));
+		NEW.valid := tstzrange((NEW.spec #>> '{valid,from}')::timestamptz,
+							   (NEW.spec #>> '{valid,to}')::timestamptz);
+		NEW.status := 'draft';
+		NEW.created_at := now();
+		NEW.created_by := current_user;
+		NEW.status_changed_at := now();
+		RETURN NEW;
+	END IF;
+	IF ROW(NEW.strategy_id, NEW.version, NEW.spec, NEW.created_at, NEW.created_by)
+	   IS DISTINCT FROM ROW(OLD.strategy_id, OLD.version, OLD.spec, OLD.created_at, OLD.created_by) THEN
+		RAISE EXCEPTION 'a strategy version cannot be changed, only its status'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Define a new version with compensation.define_strategy().';
+	END IF;
+	RETURN NEW;
+END
+$fn$;
+
+CREATE TRIGGER strategy_version_check
+	BEFORE INSERT OR UPDATE ON compensation.strategy_version
+	FOR EACH ROW EXECUTE FUNCTION compensation.strategy_version_check();
+
+CREATE FUNCTION compensation.strategy_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'compensation_strategy_changed'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER strategy_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON compensation.strategy
+	FOR EACH STATEMENT EXECUTE FUNCTION compensation.strategy_changed();
+CREATE TRIGGER strategy_version_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON compensation.strategy_version
+	FOR EACH STATEMENT EXECUTE FUNCTION compensation.strategy_changed();
+
+/*
+ * define_strategy(name, spec) -> version
+ *		Validate the spec and store it as a new draft version.
+ */
+CREATE FUNCTION compensation.define_strategy(name text, spec jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	id integer;
+	new_version integer;
+BEGIN
+	IF name IS NULL OR spec IS NULL THEN
+		RAISE EXCEPTION 'define_strategy needs a name and a spec'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'For example: SELECT compensation.define_strategy(''late_v3'', ''{...}''::jsonb);';
+	END IF;
+	IF name !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' THEN
+		RAISE EXCEPTION 'invalid strategy name "%"', name
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'Use letters, digits, "_", "." and "-", starting with a letter, digit or "_".';
+	END IF;
+	-- The version row's trigger validates the spec; an invalid one rolls
+	-- back the whole call, the new strategy name included.
+	INSERT INTO compensation.strategy (name, holdout_salt)
+	VALUES (define_strategy.name, define_strategy.name)
+	ON CONFLICT ON CONSTRAINT strategy_name_key DO NOTHING;
+	id := compensation.lock_strategy(name);
+	SELECT coalesce(max(v.version), 0) + 1 INTO new_version
+	  FROM compensation.strategy_version AS v
+	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id;
+	INSERT INTO compensation.strategy_version (strategy_id, version, spec,
+		scenario, source, program, instrument, priority, exclusive_group, valid)
+	VALUES (id, new_version, spec, '', '', '', '', 0, '', 'empty');
+	RETURN new_version;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.define_strategy(text, jsonb) IS
+	'validate a strategy spec and store it as a new draft version; returns the version number';
+
+/* lock_strategy(name) -> strategy_id: the lock every lifecycle change takes. */
+CREATE FUNCTION compensation.lock_strategy(name text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	id integer;
+BEGIN
+	SELECT s.strategy_id INTO id
+	  FROM compensation.strategy AS s
+	 WHERE s.name OPERATOR(pg_catalog.=) lock_strategy.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'compensation.strategies lists the strategies; compensation.define_strategy() creates one.';
+	END IF;
+	-- Serialises everything that changes one strategy's versions (an
+	-- advisory lock, because admins hold no UPDATE right on the table).
+	PERFORM pg_catalog.pg_advisory_xact_lock(
+		pg_catalog.hashtext('compensation.strategy'), id);
+	RETURN id;
+END
+$fn$;
+
+/*
+ * activate(name, version) -> version
+ *		Put a version in force (the latest when version is NULL).  The
+ *		version previously in force, if any, is retired.
+ */
+CREATE FUNCTION compensation.activate(name text, version integer DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	id integer := compensation.lock_strategy(name);
+	chosen integer := version;
+BEGIN
+	IF chosen IS NULL THEN
+		SELECT max(v.version) INTO chosen
+		  FROM compensation.strategy_version AS v
+		 WHERE v.strategy_id OPERATOR(pg_catalog.=) id;
+	ELSIF NOT EXISTS (SELECT FROM compensation.strategy_version AS v
+					   WHERE v.strategy_id OPERATOR(pg_catalog.=) id
+						 AND v.version OPERATOR(pg_catalog.=) chosen) THEN
+		RAISE EXCEPTION 'strategy "%" has no version %', name, chosen
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'compensation.strategies lists its versions.';
+	END IF;
+	UPDATE compensation.strategy_version AS v
+	   SET status = 'retired', status_changed_at = now()
+	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id
+	   AND v.status IN ('active', 'paused')
+	   AND v.version OPERATOR(pg_catalog.<>) chosen;
+	UPDATE compensation.strategy_version AS v
+	   SET status = 'active', status_changed_at = now()
+	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id
+	   AND v.version OPERATOR(pg_catalog.=) chosen
+	   AND v.status OPERATOR(pg_catalog.<>) 'active';
+	RETURN chosen;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.activate(text, integer) IS
+	'put a version of a strategy in force (latest when NULL), retiring the one in force before';
+
+CREATE FUNCTION compensation.pause(name text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	id integer := compensation.lock_strategy(name);
+	paused integer;
+BEGIN
+	UPDATE compensation.strategy_version AS v
+	   SET status = 'paused', status_changed_at = now()
+	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id AND v.status = 'active'
+	RETURNING v.version INTO paused;
+	IF paused IS NULL THEN
+		RAISE EXCEPTION 'strategy "%" has no active version to pause', name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'compensation.strategies shows the status of each version.';
+	END IF;
+	RETURN paused;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.pause(text) IS
+	'stop applying a strategy for now; compensation.activate() resumes it';
+
+CREATE FUNCTION compensation.retire(name text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	id integer := compensation.lock_strategy(name);
+	retired integer;
+BEGIN
+	UPDATE compensation.strategy_version AS v
+	   SET status = 'retired', status_changed_at = now()
+	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id AND v.status <> 'retired';
+	GET DIAGNOSTICS retired = ROW_COUNT;
+	RETURN retired;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.retire(text) IS
+	'retire every version of a strategy (its grants stay); returns how many versions changed';
+
+CREATE VIEW compensation.strategies AS
+SELECT s.name,
+	   v.version,
+	   v.status,
+	   v.scenario,
+	   v.source,
+	   v.program,
+	   v.instrument,
+	   v.priority,
+	   v.exclusive_group AS exclusive,
+	   v.valid,
+	   v.created_at,
+	   v.created_by,
+	   v.status_changed_at,
+	   v.spec
+  FROM compensation.strategy AS s
+  JOIN compensation.strategy_version AS v USING (strategy_id);
+
+COMMENT ON VIEW compensation.strategies IS
+	'every version of every strategy with its status and spec';
+
+CREATE TYPE compensation.decision AS (
+	eligible	boolean,
+	amount		numeric,
+	currency	text,
+	instrument	text,
+	reasons		text[],
+	version		integer
+);
+
+COMMENT ON TYPE compensation.decision IS
+	'what a strategy decides for one row: eligibility, amount and currency, instrument, the conditions that held, the version used';
+
+-- Evaluation: per row, so no SET search_path clause (it would save and
+-- restore a GUC on every row).  They resolve no name through search_path:
+-- every catalog query in the C code is schema-qualified with
+-- OPERATOR(pg_catalog.=), and the row's columns are found by name in its
+-- own row type.
+CREATE FUNCTION compensation.eligible(strategy text, facts record, version integer DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'compensation_eligible'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION compensation.eligible(text, record, integer) IS
+	'does the strategy (active version, or the one given) compensate this row?';
+
+CREATE FUNCTION compensation.amount(strategy text, facts record, version integer DEFAULT NULL)
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'compensation_amount'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION compensation.amount(text, record, integer) IS
+	'the compensation for this row in its currency, NULL when not eligible';
+
+CREATE FUNCTION compensation.evaluate(strategy text, facts record, version integer DEFAULT NULL)
+RETURNS compensation.decision
+AS 'MODULE_PATHNAME', 'compensation_evaluate'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION compensation.evaluate(text, record, integer) IS
+	'the full decision for this row: eligible, amount, currency, instrument, reasons, version';
+
+CREATE FUNCTION compensation.in_holdout(strategy text, buyer text, version integer DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'compensation_in_holdout'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION compensation.in_holdout(text, text, integer) IS
+	'is the buyer in the strategy''s holdout: FNV-1a-32(salt:buyer) mod 10000 < holdout * 10000';
+
+CREATE FUNCTION compensation.holdout_hash(salt text, buyer text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'compensation_holdout_hash'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION compensation.holdout_hash(text, text) IS
+	'FNV-1a 32-bit hash of the UTF-8 bytes of salt || '':'' || buyer (the documented holdout hash)';

@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * strategy.h
+ *	  The compiled form of a strategy spec, shared by the parser
+ *	  (spec_parse.c), the binder (spec_bind.c), the evaluator (spec_eval.c)
+ *	  and the catalog/cache layer (strategy_cache.c).
+ *
+ * A spec goes through two stages:
+ *	- parse: jsonb -> StrategySpec.  Checks everything that does not depend
+ *	  on a row type (keys, operators, value shapes, numbers, windows).
+ *	- bind:  StrategySpec x TupleDesc -> column numbers, constants converted
+ *	  to the column types, comparison functions.  Done against the source
+ *	  relation when a spec is defined, and against the facts' row type when
+ *	  it is evaluated (columns are found by name, so any row type works).
+ *
+ * Everything hangs off one memory context owned by whoever compiled it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef COMPENSATION_STRATEGY_H
+#define COMPENSATION_STRATEGY_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+/* ISO 4217 minor units go from 0 (JPY) to 4 (CLF). */
+#define MAX_CURRENCY_EXPONENT 4
+
+typedef enum ConditionKind
+{
+	COND_ALL,
+	COND_ANY,
+	COND_NOT,
+	COND_COLUMN,				/* {"col": c, "op": o, "value": v} */
+	COND_DAYS					/* {"days": [a, b], "op": o, "value": v} */
+} ConditionKind;
+
+typedef enum ConditionOp
+{
+	OP_EQ,
+	OP_NE,
+	OP_LT,
+	OP_LE,
+	OP_GT,
+	OP_GE,
+	OP_BETWEEN,
+	OP_IN,
+	OP_NOT_IN,
+	OP_IS_NULL,
+	OP_IS_NOT_NULL
+} ConditionOp;
+
+/* A JSON scalar from the spec, before it is converted to a column type. */
+typedef enum SpecScalarKind
+{
+	SCALAR_NUMBER,
+	SCALAR_STRING,
+	SCALAR_BOOL
+} SpecScalarKind;
+
+typedef struct SpecScalar
+{
+	SpecScalarKind kind;
+	Numeric		number;
+	char	   *string;
+	bool		boolean;
+} SpecScalar;
+
+/* A column reference, resolved by bind. */
+typedef struct SpecColumn
+{
+	char	   *name;
+	const char *path;			/* JSON path of the reference, for errors */
+	int			attindex;		/* 0-based index in the bound TupleDesc */
+	Oid			typid;			/* base type (domains looked through) */
+	int32		typmod;
+	Oid			collation;
+	FmgrInfo	output;			/* text-like columns: their output function */
+} SpecColumn;
+
+typedef struct Condition
+{
+	ConditionKind kind;
+	const char *path;			/* "$.when.all[1]" */
+	char	   *name;			/* optional "name": used in reasons */
+	char	   *rendering;		/* readable form: days(promised_at, delivered_at) >= 3 */
+
+	/* COND_ALL, COND_ANY, COND_NOT (one child) */
+	int			nchildren;
+	struct Condition **children;
+
+	/* COND_COLUMN and COND_DAYS */
+	ConditionOp op;
+	SpecColumn	column;			/* COND_COLUMN; "from" column of COND_DAYS */
+	SpecColumn	column_to;		/* COND_DAYS: "to" column */
+	int			nvalues;		/* 0, 1, 2 (between) or n (in) */
+	SpecScalar *values;
+
+	/* bound */
+	Datum	   *bound_values;	/* COND_COLUMN: constants of column's type */
+	int64	   *bound_days;		/* COND_DAYS: whole days */
+	FmgrInfo	cmp_proc;		/* COND_COLUMN: btree comparison function */
+} Condition;
+
+typedef enum AmountKind
+{
+	AMOUNT_FIXED,
+	AMOUNT_PERCENT,
+	AMOUNT_TIERED
+} AmountKind;
+
+/* A tier pays a fixed amount or a rate of the "by" value, on [from, to). */
+typedef struct AmountTier
+{
+	Numeric		from;			/* NULL: no lower bound */
+	Numeric		to;				/* NULL: no upper bound */
+	Numeric		fixed;			/* major units, or NULL */
+	Numeric		rate;			/* or NULL */
+	/* bound: fixed * 10^e per exponent e */
+	Numeric		fixed_minor[MAX_CURRENCY_EXPONENT + 1];
+} AmountTier;
+
+typedef struct AmountRule
+{
+	AmountKind	kind;
+	const char *path;			/* "$.amount" */
+	Numeric		fixed;			/* AMOUNT_FIXED: major units */
+	SpecColumn	base;			/* "of" (percent) or "by" (tiered) */
+	bool		has_base;
+	Numeric		rate;			/* AMOUNT_PERCENT */
+	Numeric		min;			/* major units or NULL */
+	Numeric		max;
+	int			ntiers;
+	AmountTier *tiers;
+
+	/* optional segment multiplier */
+	bool		has_segment;
+	SpecColumn	segment;
+	int			nsegments;
+	char	  **segment_keys;	/* sorted, for bsearch */
+	Numeric    *segment_multipliers;
+	Numeric		segment_default;
+
+	/* bound, per currency exponent e: amounts in minor units */
+	Numeric		fixed_minor[MAX_CURRENCY_EXPONENT + 1];
+	Numeric		rate_minor[MAX_CURRENCY_EXPONENT + 1];	/* rate * 10^e */
+	int64		min_minor[MAX_CURRENCY_EXPONENT + 1];
+	int64		max_minor[MAX_CURRENCY_EXPONENT + 1];
+	Oid			base_typid;		/* type of base column, for conversion */
+} AmountRule;
+
+/* One currency code and its minor unit, from compensation.currency. */
+typedef struct CurrencyEntry
+{
+	char		code[4];
+	int			exponent;
+} CurrencyEntry;
+
+typedef struct StrategySpec
+{
+	/* identity (filled by the catalog layer, not by the parser) */
+	char	   *strategy_name;
+	int32		version;
+	char	   *holdout_salt;
+
+	char	   *scenario;
+	char	   *source;			/* "schema.relation" as written */
+	char	   *instrument;
+	char	   *program;
+	char	   *exclusive;
+	int32		priority;
+	double		holdout;		/* fraction in [0, 1) */
+	int32		holdout_buckets;	/* holdout * 10000, rounded */
+
+	/* keys */
+	SpecColumn	key_order;
+	SpecColumn	key_buyer;
+	SpecColumn	key_at;
+	SpecColumn	key_value;
+	SpecColumn	key_currency;
+	SpecColumn	key_market;
+	bool		has_key_value;
+	bool		has_key_currency;
+	bool		has_key_market;
+	char	   *currency;		/* constant currency, when no key */
+	int			currency_exponent;	/* of the constant currency */
+
+	Condition  *when;
+	AmountRule	amount;
+
+	/* bound */
+	TupleDesc	tupdesc;
+	int			ncurrencies;
+	CurrencyEntry *currencies;	/* sorted by code */
+} StrategySpec;
+
+/* The outcome of evaluating one row. */
+typedef struct Decision
+{
+	bool		eligible;		/* conditions held and an amount was computed */
+	bool		conditions_held;
+	int64		amount_minor;
+	int			exponent;
+	char		currency[4];
+	List	   *reasons;		/* of char *, only when asked for */
+} Decision;
+
+/* spec_parse.c */
+extern StrategySpec *parse_strategy_spec(Jsonb *spec);
+
+/* spec_bind.c */
+extern void bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc,
+							   const char *described_as);
+extern void load_currencies(StrategySpec *spec);
+
+/* spec_eval.c */
+extern void evaluate_strategy(StrategySpec *spec, Datum *values, bool *nulls,
+							  bool want_reasons, Decision *decision);
+
+/* money.c */
+extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);
+extern Numeric numeric_times_power_of_ten(Numeric value, int exponent);
+extern bool numeric_to_minor_units_half_up(Numeric value, int64 *result);
+extern Numeric numeric_from_cstring(const char *text);
+extern int	numeric_compare(Numeric a, Numeric b);
+extern bool numeric_is_negative(Numeric value);
+
+/* holdout.c */
+extern uint32 holdout_hash(const char *salt, const char *buyer, size_t buyer_len);
+extern bool buyer_in_holdout(const char *salt, int32 holdout_buckets,
+							 const char *buyer, size_t buyer_len);
+
+#endif							/* COMPENSATION_STRATEGY_H */

@@ -1,0 +1,480 @@
+/*-------------------------------------------------------------------------
+ *
+ * strategy_cache.c
+ *	  Strategies as the SQL functions see them: loading a version from the
+ *	  catalog tables, compiling it once per call site, noticing changes made
+ *	  by other sessions, and the SQL-callable entry points eligible(),
+ *	  amount(), evaluate(), in_holdout() and validate_spec().
+ *
+ * Compiled strategies live in fn_extra (in a context under fn_mcxt), keyed
+ * on (strategy name, requested version, row type, catalog generation).  The
+ * generation is a backend-local counter bumped by a relcache callback: a
+ * statement trigger on the strategy tables (compensation_strategy_changed)
+ * sends a relcache invalidation for the table, so a version activated in
+ * another session is seen at this session's next statement, the way
+ * pg_cron notices job changes.
+ *
+ * Per-row work runs in a memory context that is reset at every call, so
+ * nothing allocated for one row outlives it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+
+#include "compensation.h"
+#include "strategy.h"
+
+/* Bumped whenever the strategy tables change (any session, at commit). */
+static uint64 strategy_generation = 1;
+static Oid	strategy_relid = InvalidOid;
+static Oid	strategy_version_relid = InvalidOid;
+
+typedef struct EvaluationCache
+{
+	MemoryContext context;		/* holds everything below; reset on rebuild */
+	MemoryContext row_context;	/* reset at every call */
+	uint64		generation;
+	char	   *strategy_name;
+	bool		has_version;
+	int32		version;
+	Oid			row_type;		/* InvalidOid: compiled without a row type */
+	int32		row_typmod;
+	TupleDesc	row_desc;
+	StrategySpec *spec;			/* NULL while (re)building */
+	Datum	   *values;
+	bool	   *nulls;
+} EvaluationCache;
+
+static void
+strategy_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == strategy_relid || relid == strategy_version_relid ||
+		strategy_relid == InvalidOid)
+		strategy_generation++;
+}
+
+void
+strategy_cache_init(void)
+{
+	CacheRegisterRelcacheCallback(strategy_relcache_callback, (Datum) 0);
+}
+
+/*
+ * Load (name, version) from the catalog tables and parse it into the current
+ * memory context.  version < 0 means the active version.
+ */
+static StrategySpec *
+load_strategy(const char *name, bool has_version, int32 version)
+{
+	MemoryContext spec_context = CurrentMemoryContext;
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	char		argnulls[2] = {' ', has_version ? ' ' : 'n'};
+	Jsonb	   *spec_jsonb = NULL;
+	int32		found_version = 0;
+	char	   *salt = NULL;
+	int			ret;
+	StrategySpec *spec;
+	Oid			namespace;
+
+	namespace = get_namespace_oid("compensation", false);
+	strategy_relid = get_relname_relid("strategy", namespace);
+	strategy_version_relid = get_relname_relid("strategy_version", namespace);
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Int32GetDatum(version);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args(
+								"SELECT v.version, v.spec, s.holdout_salt"
+								"  FROM compensation.strategy AS s"
+								"  JOIN compensation.strategy_version AS v"
+								"    ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id"
+								" WHERE s.name OPERATOR(pg_catalog.=) $1"
+								"   AND CASE WHEN $2 IS NULL"
+								"            THEN v.status OPERATOR(pg_catalog.=) 'active'"
+								"            ELSE v.version OPERATOR(pg_catalog.=) $2 END",
+								2, argtypes, args, argnulls, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "unexpected SPI result %d loading strategy", ret);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext spi_context = MemoryContextSwitchTo(spec_context);
+
+		found_version = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+		spec_jsonb = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 2, &isnull));
+		salt = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
+		MemoryContextSwitchTo(spi_context);
+	}
+	else
+	{
+		bool		exists;
+
+		ret = SPI_execute_with_args("SELECT FROM compensation.strategy"
+									" WHERE name OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, argnulls, true, 1);
+		exists = ret == SPI_OK_SELECT && SPI_processed == 1;
+		if (!exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("strategy \"%s\" does not exist", name),
+					 errhint("compensation.strategies lists the strategies; compensation.define_strategy() creates one.")));
+		if (has_version)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("strategy \"%s\" has no version %d", name, version),
+					 errhint("compensation.strategies lists its versions.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("strategy \"%s\" has no active version", name),
+				 errhint("Activate one with compensation.activate('%s'), or pass a version to evaluate a draft.", name)));
+	}
+	SPI_finish();
+
+	spec = parse_strategy_spec(spec_jsonb);
+	spec->strategy_name = pstrdup(name);
+	spec->version = found_version;
+	spec->holdout_salt = salt;
+	return spec;
+}
+
+static bool
+cache_matches(EvaluationCache *cache, text *name, bool has_version, int32 version,
+			  Oid row_type, int32 row_typmod)
+{
+	size_t		name_len = VARSIZE_ANY_EXHDR(name);
+
+	return cache->spec != NULL &&
+		cache->generation == strategy_generation &&
+		cache->row_type == row_type && cache->row_typmod == row_typmod &&
+		cache->has_version == has_version &&
+		(!has_version || cache->version == version) &&
+		strlen(cache->strategy_name) == name_len &&
+		memcmp(cache->strategy_name, VARDATA_ANY(name), name_len) == 0;
+}
+
+/*
+ * get_evaluation_cache
+ *		The compiled strategy for this call site, rebuilt when the name, the
+ *		version, the row type or the catalog changed.
+ */
+static EvaluationCache *
+get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int32 version,
+					 Oid row_type, int32 row_typmod)
+{
+	EvaluationCache *cache = (EvaluationCache *) fcinfo->flinfo->fn_extra;
+	MemoryContext oldcontext;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(EvaluationCache));
+		cache->context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+											   "compensation strategy",
+											   ALLOCSET_SMALL_SIZES);
+		cache->row_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												   "compensation row",
+												   ALLOCSET_DEFAULT_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	else if (cache_matches(cache, name, has_version, version, row_type, row_typmod))
+		return cache;
+
+	cache->spec = NULL;
+	MemoryContextReset(cache->context);
+	oldcontext = MemoryContextSwitchTo(cache->context);
+
+	cache->generation = strategy_generation;
+	cache->strategy_name = text_to_cstring(name);
+	cache->has_version = has_version;
+	cache->version = version;
+	cache->row_type = row_type;
+	cache->row_typmod = row_typmod;
+
+	if (OidIsValid(row_type))
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(row_type, row_typmod);
+
+		cache->row_desc = CreateTupleDescCopy(desc);
+		ReleaseTupleDesc(desc);
+		cache->values = palloc(sizeof(Datum) * Max(cache->row_desc->natts, 1));
+		cache->nulls = palloc(sizeof(bool) * Max(cache->row_desc->natts, 1));
+	}
+
+	{
+		StrategySpec *spec = load_strategy(cache->strategy_name, has_version, version);
+
+		if (OidIsValid(row_type))
+		{
+			load_currencies(spec);
+			bind_strategy_spec(spec, cache->row_desc,
+							   row_type == RECORDOID ? "the facts row"
+							   : psprintf("the facts row of type %s", format_type_be(row_type)));
+		}
+		cache->spec = spec;
+	}
+	MemoryContextSwitchTo(oldcontext);
+	return cache;
+}
+
+/*
+ * Evaluate the (strategy, facts [, version]) arguments of fcinfo.
+ * Returns NULL when strategy or facts is NULL (the SQL functions then
+ * return NULL).
+ */
+static EvaluationCache *
+evaluate_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decision)
+{
+	text	   *name;
+	HeapTupleHeader facts;
+	bool		has_version;
+	int32		version;
+	EvaluationCache *cache;
+	HeapTupleData tuple;
+	MemoryContext oldcontext;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return NULL;
+	name = PG_GETARG_TEXT_PP(0);
+	facts = PG_GETARG_HEAPTUPLEHEADER(1);
+	has_version = PG_NARGS() > 2 && !PG_ARGISNULL(2);
+	version = has_version ? PG_GETARG_INT32(2) : -1;
+
+	cache = get_evaluation_cache(fcinfo, name, has_version, version,
+								 HeapTupleHeaderGetTypeId(facts),
+								 HeapTupleHeaderGetTypMod(facts));
+
+	MemoryContextReset(cache->row_context);
+	oldcontext = MemoryContextSwitchTo(cache->row_context);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(facts);
+	ItemPointerSetInvalid(&(tuple.t_self));
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = facts;
+	heap_deform_tuple(&tuple, cache->row_desc, cache->values, cache->nulls);
+	evaluate_strategy(cache->spec, cache->values, cache->nulls, want_reasons, decision);
+	MemoryContextSwitchTo(oldcontext);
+	return cache;
+}
+
+/*
+ * compensation.eligible(strategy text, facts record, version integer)
+ *		-> boolean: the rule holds for the row and an amount can be computed.
+ */
+PG_FUNCTION_INFO_V1(compensation_eligible);
+Datum
+compensation_eligible(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+
+	if (evaluate_arguments(fcinfo, false, &decision) == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(decision.eligible);
+}
+
+/*
+ * compensation.amount(strategy text, facts record, version integer)
+ *		-> numeric in the row's currency, NULL when not eligible.
+ */
+PG_FUNCTION_INFO_V1(compensation_amount);
+Datum
+compensation_amount(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+
+	if (evaluate_arguments(fcinfo, false, &decision) == NULL || !decision.eligible)
+		PG_RETURN_NULL();
+	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(decision.amount_minor, decision.exponent));
+}
+
+/*
+ * compensation.evaluate(strategy text, facts record, version integer)
+ *		-> compensation.decision (eligible, amount, currency, instrument,
+ *		reasons, version).
+ */
+PG_FUNCTION_INFO_V1(compensation_evaluate);
+Datum
+compensation_evaluate(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+	EvaluationCache *cache;
+	TupleDesc	result_desc;
+	Datum		result_values[6];
+	bool		result_nulls[6] = {false, false, false, false, false, false};
+	Datum	   *reasons;
+	int			nreasons;
+	ListCell   *lc;
+	int			i = 0;
+
+	cache = evaluate_arguments(fcinfo, true, &decision);
+	if (cache == NULL)
+		PG_RETURN_NULL();
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	result_desc = BlessTupleDesc(result_desc);
+
+	nreasons = list_length(decision.reasons);
+	reasons = palloc(sizeof(Datum) * Max(nreasons, 1));
+	foreach(lc, decision.reasons)
+		reasons[i++] = CStringGetTextDatum((char *) lfirst(lc));
+
+	result_values[0] = BoolGetDatum(decision.eligible);
+	if (decision.eligible)
+	{
+		result_values[1] = NumericGetDatum(int64_div_fast_to_numeric(decision.amount_minor,
+																	 decision.exponent));
+		result_values[2] = CStringGetTextDatum(decision.currency);
+	}
+	else
+		result_nulls[1] = result_nulls[2] = true;
+	result_values[3] = CStringGetTextDatum(cache->spec->instrument);
+	result_values[4] = PointerGetDatum(construct_array(reasons, nreasons, TEXTOID, -1, false,
+													   TYPALIGN_INT));
+	result_values[5] = Int32GetDatum(cache->spec->version);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result_values, result_nulls)));
+}
+
+/*
+ * compensation.in_holdout(strategy text, buyer text, version integer)
+ *		-> boolean: is the buyer in the strategy's holdout?
+ */
+PG_FUNCTION_INFO_V1(compensation_in_holdout);
+Datum
+compensation_in_holdout(PG_FUNCTION_ARGS)
+{
+	text	   *buyer;
+	EvaluationCache *cache;
+	bool		has_version;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	buyer = PG_GETARG_TEXT_PP(1);
+	has_version = PG_NARGS() > 2 && !PG_ARGISNULL(2);
+	cache = get_evaluation_cache(fcinfo, PG_GETARG_TEXT_PP(0), has_version,
+								 has_version ? PG_GETARG_INT32(2) : -1, InvalidOid, -1);
+	PG_RETURN_BOOL(buyer_in_holdout(cache->spec->holdout_salt, cache->spec->holdout_buckets,
+									VARDATA_ANY(buyer), VARSIZE_ANY_EXHDR(buyer)));
+}
+
+/*
+ * compensation.holdout_hash(salt text, buyer text) -> bigint
+ *		FNV-1a 32-bit of salt || ':' || buyer: the documented holdout hash.
+ */
+PG_FUNCTION_INFO_V1(compensation_holdout_hash);
+Datum
+compensation_holdout_hash(PG_FUNCTION_ARGS)
+{
+	char	   *salt = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *buyer = PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_INT64((int64) holdout_hash(salt, VARDATA_ANY(buyer), VARSIZE_ANY_EXHDR(buyer)));
+}
+
+/*
+ * compensation.validate_spec(spec jsonb) -> void
+ *		Every check a spec must pass to be stored: its shape, and its source
+ *		(exists, readable by the current user, has the columns, of types the
+ *		spec can use).  Raises the first problem found.
+ */
+PG_FUNCTION_INFO_V1(compensation_validate_spec);
+Datum
+compensation_validate_spec(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jsonb = PG_GETARG_JSONB_P(0);
+	StrategySpec *spec = parse_strategy_spec(jsonb);
+	List	   *names = NIL;
+	RangeVar   *range_var;
+	Oid			relid;
+	Relation	rel;
+	char		relkind;
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		names = stringToQualifiedNameList(spec->source);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid strategy spec at $.source: %s", edata->message),
+				 errhint("Write the source as schema.relation, quoting names that need it.")));
+	}
+	PG_END_TRY();
+	if (list_length(names) != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid strategy spec at $.source: \"%s\" is not schema-qualified", spec->source),
+				 errhint("Write the source as schema.relation, such as \"public.order_experience\", so that it never depends on search_path.")));
+	range_var = makeRangeVarFromNameList(names);
+	relid = RangeVarGetRelid(range_var, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("invalid strategy spec at $.source: relation \"%s\" does not exist", spec->source),
+				 errhint("Create the table or view first, or fix the name.")));
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW && relkind != RELKIND_MATVIEW &&
+		relkind != RELKIND_FOREIGN_TABLE && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("invalid strategy spec at $.source: \"%s\" is not a table or view", spec->source),
+				 errhint("The source is a table, view, materialized view or foreign table.")));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("invalid strategy spec at $.source: permission denied for relation %s", spec->source),
+				 errhint("A strategy can only read what the role defining it can read: GRANT SELECT ON %s.", spec->source)));
+
+	load_currencies(spec);
+	rel = relation_open(relid, NoLock);
+	bind_strategy_spec(spec, RelationGetDescr(rel),
+					   psprintf("source %s", spec->source));
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * compensation_strategy_changed() — statement trigger on the strategy
+ * tables: tell every backend (at commit) that compiled strategies are stale.
+ */
+PG_FUNCTION_INFO_V1(compensation_strategy_changed);
+Datum
+compensation_strategy_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("compensation_strategy_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -70,4 +70,60 @@ RESET ROLE;
 RESET search_path;
 SELECT program, currency FROM compensation.budgets WHERE quarter = '2026-Q3' ORDER BY 1;
 DROP SCHEMA regress_evil CASCADE;
+
+-- Strategies: admins define and activate; readers evaluate; nobody edits a
+-- stored version or bypasses validation by writing the tables directly.
+CREATE TABLE public.role_src (order_id text, buyer_id text, at timestamptz, v numeric);
+INSERT INTO public.role_src VALUES ('o1', 'b1', now(), 10);
+GRANT SELECT ON public.role_src TO compensation_admin, compensation_reader;
+CREATE TABLE pg_temp.spec AS SELECT '{"scenario": "s", "source": "public.role_src",
+	"keys": {"order": "order_id", "buyer": "buyer_id", "at": "at"}, "currency": "EUR",
+	"when": {"col": "v", "op": ">", "value": 5}, "amount": {"type": "fixed", "value": 3},
+	"instrument": "coupon", "program": "roles"}'::jsonb AS spec;
+GRANT SELECT ON pg_temp.spec TO PUBLIC;
+SELECT role,
+	   has_function_privilege(role, 'compensation.define_strategy(text,jsonb)', 'EXECUTE') AS define,
+	   has_function_privilege(role, 'compensation.activate(text,integer)', 'EXECUTE') AS activate,
+	   has_function_privilege(role, 'compensation.evaluate(text,record,integer)', 'EXECUTE') AS evaluate,
+	   has_table_privilege(role, 'compensation.strategies', 'SELECT') AS read_strategies,
+	   has_table_privilege(role, 'compensation.strategy_version', 'INSERT') AS insert_version,
+	   has_column_privilege(role, 'compensation.strategy_version', 'spec', 'UPDATE') AS update_spec,
+	   has_table_privilege(role, 'compensation.strategy_version', 'DELETE,TRUNCATE') AS delete_version
+  FROM unnest(ARRAY['compensation_reader', 'compensation_applier', 'compensation_admin', 'public']) AS role
+ ORDER BY 1;
+
+SET ROLE compensation_admin;
+SELECT compensation.define_strategy('roles_s', (SELECT spec FROM pg_temp.spec)) AS admin_defines;
+SELECT compensation.activate('roles_s') AS admin_activates;
+\x on
+SELECT * FROM regress.error_of($$INSERT INTO compensation.strategy_version (strategy_id, version, spec, scenario, source, program, instrument, priority, exclusive_group, valid)
+	SELECT strategy_id, 2, '{"source": "public.role_src"}', '', '', '', '', 0, '', 'empty' FROM compensation.strategy WHERE name = 'roles_s'$$);
+SELECT * FROM regress.error_of($$UPDATE compensation.strategy_version SET spec = '{}'$$);
+SELECT * FROM regress.error_of($$DELETE FROM compensation.strategy_version$$);
+\x off
+RESET ROLE;
+
+SET ROLE compensation_reader;
+SELECT compensation.amount('roles_s', r) AS reader_evaluates FROM public.role_src AS r;
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.define_strategy('roles_r', (SELECT spec FROM pg_temp.spec))$$);
+SELECT * FROM regress.error_of($$SELECT compensation.pause('roles_s')$$);
+SELECT * FROM regress.error_of($$UPDATE compensation.strategy_version SET status = 'retired'$$);
+\x off
+RESET ROLE;
+
+SET ROLE compensation_applier;
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.retire('roles_s')$$);
+\x off
+RESET ROLE;
+
+-- an admin cannot point a strategy at a table the admin cannot read
+CREATE TABLE public.role_secret (order_id text, buyer_id text, at timestamptz, v numeric);
+SET ROLE compensation_admin;
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.define_strategy('roles_secret',
+	(SELECT spec FROM pg_temp.spec) || '{"source": "public.role_secret"}')$$);
+\x off
+RESET ROLE;
 DROP ROLE regress_comp_stranger;

@@ -31,11 +31,25 @@
 
 #include "strategy.h"
 
+/*
+ * Errors say "invalid strategy spec at $.path: ..." when a spec is checked
+ * against its source, and "strategy "x" version n cannot evaluate this row:
+ * ... ($.path)" when a row does not fit a stored spec.
+ */
 #define bind_error(code, path, hint, ...) \
 	ereport(ERROR, \
 			(errcode(code), \
-			 errmsg("invalid strategy spec at %s: %s", (path), psprintf(__VA_ARGS__)), \
+			 binding->error_prefix \
+			 ? errmsg("%s: %s (at %s)", binding->error_prefix, psprintf(__VA_ARGS__), (path)) \
+			 : errmsg("invalid strategy spec at %s: %s", (path), psprintf(__VA_ARGS__)), \
 			 errhint("%s", (hint))))
+
+typedef struct Binding
+{
+	TupleDesc	tupdesc;
+	const char *described_as;	/* "source public.x", "the facts row" */
+	const char *error_prefix;	/* NULL when validating a spec */
+} Binding;
 
 /* What kind of column a spec element accepts. */
 typedef enum ColumnUse
@@ -48,8 +62,9 @@ typedef enum ColumnUse
 } ColumnUse;
 
 static void
-resolve_column(SpecColumn *ref, TupleDesc tupdesc, const char *described_as, ColumnUse use)
+resolve_column(SpecColumn *ref, Binding *binding, ColumnUse use)
 {
+	TupleDesc	tupdesc = binding->tupdesc;
 	int			found = -1;
 	Oid			typid;
 	int32		typmod = -1;
@@ -68,7 +83,7 @@ resolve_column(SpecColumn *ref, TupleDesc tupdesc, const char *described_as, Col
 	if (found < 0)
 		bind_error(ERRCODE_UNDEFINED_COLUMN, ref->path,
 				   "Column names are matched exactly (case-sensitive); add the column to the source or fix the name.",
-				   "column \"%s\" does not exist in %s", ref->name, described_as);
+				   "column \"%s\" does not exist in %s", ref->name, binding->described_as);
 
 	ref->attindex = found;
 	typid = getBaseTypeAndTypmod(TupleDescAttr(tupdesc, found)->atttypid, &typmod);
@@ -126,7 +141,7 @@ resolve_column(SpecColumn *ref, TupleDesc tupdesc, const char *described_as, Col
 
 /* Convert a spec constant into a value of the column's type. */
 static Datum
-convert_scalar(SpecScalar *scalar, SpecColumn *column, const char *path)
+convert_scalar(SpecScalar *scalar, SpecColumn *column, const char *path, Binding *binding)
 {
 	char		category = TypeCategory(column->typid);
 	const char *hint = "Give a constant of the column's type: a number for numeric columns, true/false for booleans, a string otherwise.";
@@ -197,7 +212,7 @@ compare_datums(const void *a, const void *b, void *arg)
 }
 
 static void
-bind_condition(Condition *c, TupleDesc tupdesc, const char *described_as)
+bind_condition(Condition *c, Binding *binding)
 {
 	switch (c->kind)
 	{
@@ -205,12 +220,12 @@ bind_condition(Condition *c, TupleDesc tupdesc, const char *described_as)
 		case COND_ANY:
 		case COND_NOT:
 			for (int i = 0; i < c->nchildren; i++)
-				bind_condition(c->children[i], tupdesc, described_as);
+				bind_condition(c->children[i], binding);
 			return;
 
 		case COND_DAYS:
-			resolve_column(&c->column, tupdesc, described_as, USE_TIMESTAMP);
-			resolve_column(&c->column_to, tupdesc, described_as, USE_TIMESTAMP);
+			resolve_column(&c->column, binding, USE_TIMESTAMP);
+			resolve_column(&c->column_to, binding, USE_TIMESTAMP);
 			if (c->column.typid != c->column_to.typid)
 				bind_error(ERRCODE_DATATYPE_MISMATCH, c->column_to.path,
 						   "Cast both columns to timestamptz in the source view.",
@@ -244,7 +259,7 @@ bind_condition(Condition *c, TupleDesc tupdesc, const char *described_as)
 			return;
 
 		case COND_COLUMN:
-			resolve_column(&c->column, tupdesc, described_as,
+			resolve_column(&c->column, binding,
 						   c->op == OP_IS_NULL || c->op == OP_IS_NOT_NULL ? USE_ANY : USE_COMPARABLE);
 			if (c->nvalues == 0)
 				return;
@@ -255,7 +270,7 @@ bind_condition(Condition *c, TupleDesc tupdesc, const char *described_as)
 				char	   *path = c->op == OP_BETWEEN || c->op == OP_IN || c->op == OP_NOT_IN
 					? psprintf("%s.value[%d]", c->path, i) : psprintf("%s.value", c->path);
 
-				c->bound_values[i] = convert_scalar(&c->values[i], &c->column, path);
+				c->bound_values[i] = convert_scalar(&c->values[i], &c->column, path, binding);
 			}
 			if (c->op == OP_IN || c->op == OP_NOT_IN)
 			{
@@ -275,11 +290,11 @@ compare_cstrings(const void *a, const void *b)
 }
 
 static void
-bind_amount(AmountRule *rule, TupleDesc tupdesc, const char *described_as)
+bind_amount(AmountRule *rule, Binding *binding)
 {
 	if (rule->has_base)
 	{
-		resolve_column(&rule->base, tupdesc, described_as, USE_NUMBER);
+		resolve_column(&rule->base, binding, USE_NUMBER);
 		rule->base_typid = rule->base.typid;
 	}
 	if (rule->has_segment)
@@ -287,7 +302,7 @@ bind_amount(AmountRule *rule, TupleDesc tupdesc, const char *described_as)
 		Numeric    *sorted_multipliers = palloc(sizeof(Numeric) * rule->nsegments);
 		char	  **sorted_keys = palloc(sizeof(char *) * rule->nsegments);
 
-		resolve_column(&rule->segment, tupdesc, described_as, USE_TEXT);
+		resolve_column(&rule->segment, binding, USE_TEXT);
 		/* sort keys (strcmp order) with their multipliers, for bsearch */
 		memcpy(sorted_keys, rule->segment_keys, sizeof(char *) * rule->nsegments);
 		qsort(sorted_keys, rule->nsegments, sizeof(char *), compare_cstrings);
@@ -361,6 +376,9 @@ load_currencies(StrategySpec *spec)
 
 	if (spec->currency)
 	{
+		Binding		validation = {NULL, NULL, NULL};
+		Binding    *binding = &validation;
+
 		spec->currency_exponent = lookup_currency_exponent(spec, spec->currency);
 		if (spec->currency_exponent < 0)
 			bind_error(ERRCODE_INVALID_PARAMETER_VALUE, "$.currency",
@@ -371,23 +389,41 @@ load_currencies(StrategySpec *spec)
 
 /*
  * bind_strategy_spec
- *		Resolve every column of the spec in tupdesc; described_as names the
- *		row type in errors ("source public.order_experience", "the facts row").
+ *		Resolve the spec's columns in tupdesc.  described_as names the row type
+ *		in errors ("source public.order_experience", "the facts row").
+ *
+ *		for_source: the spec is being validated against its source, so every
+ *		key column must exist and errors say the spec is invalid.  Otherwise
+ *		the row only needs what evaluation reads (conditions, amount,
+ *		currency), so an analyst can pass any row that carries those.
  */
 void
-bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_as)
+bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_as,
+				   bool for_source)
 {
-	resolve_column(&spec->key_order, tupdesc, described_as, USE_ANY);
-	resolve_column(&spec->key_buyer, tupdesc, described_as, USE_ANY);
-	resolve_column(&spec->key_at, tupdesc, described_as, USE_TIMESTAMP);
-	if (spec->has_key_value)
-		resolve_column(&spec->key_value, tupdesc, described_as, USE_NUMBER);
-	if (spec->has_key_currency)
-		resolve_column(&spec->key_currency, tupdesc, described_as, USE_TEXT);
-	if (spec->has_key_market)
-		resolve_column(&spec->key_market, tupdesc, described_as, USE_ANY);
+	Binding		binding_data;
+	Binding    *binding = &binding_data;
 
-	bind_condition(spec->when, tupdesc, described_as);
-	bind_amount(&spec->amount, tupdesc, described_as);
+	binding->tupdesc = tupdesc;
+	binding->described_as = described_as;
+	binding->error_prefix = for_source ? NULL
+		: psprintf("strategy \"%s\" version %d cannot evaluate this row",
+				   spec->strategy_name, spec->version);
+
+	if (for_source)
+	{
+		resolve_column(&spec->key_order, binding, USE_ANY);
+		resolve_column(&spec->key_buyer, binding, USE_ANY);
+		resolve_column(&spec->key_at, binding, USE_TIMESTAMP);
+		if (spec->has_key_value)
+			resolve_column(&spec->key_value, binding, USE_NUMBER);
+		if (spec->has_key_market)
+			resolve_column(&spec->key_market, binding, USE_ANY);
+	}
+	if (spec->has_key_currency)
+		resolve_column(&spec->key_currency, binding, USE_TEXT);
+
+	bind_condition(spec->when, binding);
+	bind_amount(&spec->amount, binding);
 	spec->tupdesc = tupdesc;
 }

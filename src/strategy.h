@@ -214,7 +214,7 @@ extern StrategySpec *parse_strategy_spec(Jsonb *spec);
 
 /* spec_bind.c */
 extern void bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc,
-							   const char *described_as);
+							   const char *described_as, bool for_source);
 extern void load_currencies(StrategySpec *spec);
 
 /* spec_eval.c */

@@ -231,7 +231,8 @@ get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int3
 			load_currencies(spec);
 			bind_strategy_spec(spec, cache->row_desc,
 							   row_type == RECORDOID ? "the facts row"
-							   : psprintf("the facts row of type %s", format_type_be(row_type)));
+							   : psprintf("the facts row of type %s", format_type_be(row_type)),
+							   false);
 		}
 		cache->spec = spec;
 	}
@@ -456,7 +457,7 @@ compensation_validate_spec(PG_FUNCTION_ARGS)
 	load_currencies(spec);
 	rel = relation_open(relid, NoLock);
 	bind_strategy_spec(spec, RelationGetDescr(rel),
-					   psprintf("source %s", spec->source));
+					   psprintf("source %s", spec->source), true);
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }

@@ -336,7 +336,7 @@ AS 'MODULE_PATHNAME', 'compensation_in_holdout'
 LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION compensation.in_holdout(text, text, integer) IS
-	'is the buyer in the strategy''s holdout: FNV-1a-32(salt:buyer) mod 10000 < holdout * 10000';
+	'is the buyer in the strategy''s holdout: fmix32(FNV-1a-32(salt:buyer)) mod 10000 < holdout * 10000';
 
 CREATE FUNCTION compensation.holdout_hash(salt text, buyer text)
 RETURNS bigint
@@ -345,4 +345,4 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION compensation.holdout_hash(text, text) IS
-	'FNV-1a 32-bit hash of the UTF-8 bytes of salt || '':'' || buyer (the documented holdout hash)';
+	'the documented holdout hash: MurmurHash3 fmix32 of the FNV-1a 32-bit hash of the UTF-8 bytes of salt || '':'' || buyer';

@@ -1,0 +1,215 @@
+-- evaluate/eligible/amount: operators x types x NULL, days, combinators,
+-- amounts in every currency exponent, rounding, row types, versions.
+SET TimeZone = 'UTC';
+CREATE DOMAIN regress_money AS numeric CHECK (VALUE >= 0);
+CREATE TABLE public.facts (
+	id		integer,
+	buyer	text,
+	at		timestamptz,
+	i		integer,
+	n		numeric,
+	f		float8,
+	t		text,
+	b		boolean,
+	d		date,
+	ts		timestamp,
+	tz		timestamptz,
+	dm		regress_money,
+	currency text,
+	segment	text
+);
+-- for each typed column: below, equal to, above the constant, and NULL
+INSERT INTO public.facts (id, i, n, f, t, b, d, ts, tz, dm) VALUES
+	(1, 4, 5.4, 0.25, 'a', false, '2026-09-30', '2026-09-30 23:59:59', '2026-09-30 23:59:59+00', 9.99),
+	(2, 5, 5.5, 0.5,  'm', true,  '2026-10-01', '2026-10-01 00:00:00', '2026-10-01 00:00:00+00', 10),
+	(3, 6, 5.6, 0.75, 'z', NULL,  '2026-10-02', '2026-10-01 00:00:01', '2026-10-01 00:00:01+00', 10.01),
+	(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+UPDATE public.facts SET buyer = 'b' || id, at = '2026-10-15', currency = 'EUR';
+
+-- One strategy per column: "any" of named conditions, one per operator;
+-- reasons list every condition that held, so each row shows the operators
+-- that were true for it.  low/mid/high are the values of rows 1/2/3.
+CREATE FUNCTION pg_temp.matrix_spec(col text, mid jsonb, high jsonb, other jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+SELECT jsonb_build_object(
+	'scenario', 'matrix', 'source', 'public.facts', 'instrument', 'points', 'program', 'regress',
+	'currency', 'EUR',
+	'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
+	'when', jsonb_build_object('any', jsonb_build_array(
+		jsonb_build_object('name', '=',  'col', col, 'op', '=',  'value', mid),
+		jsonb_build_object('name', '!=', 'col', col, 'op', '!=', 'value', mid),
+		jsonb_build_object('name', '<',  'col', col, 'op', '<',  'value', mid),
+		jsonb_build_object('name', '<=', 'col', col, 'op', '<=', 'value', mid),
+		jsonb_build_object('name', '>',  'col', col, 'op', '>',  'value', mid),
+		jsonb_build_object('name', '>=', 'col', col, 'op', '>=', 'value', mid),
+		jsonb_build_object('name', 'between', 'col', col, 'op', 'between', 'value', jsonb_build_array(mid, high)),
+		jsonb_build_object('name', 'in', 'col', col, 'op', 'in', 'value', jsonb_build_array(other, mid)),
+		jsonb_build_object('name', 'not in', 'col', col, 'op', 'not in', 'value', jsonb_build_array(other, mid)),
+		jsonb_build_object('name', 'is null', 'col', col, 'op', 'is null'),
+		jsonb_build_object('name', 'is not null', 'col', col, 'op', 'is not null')))) $$;
+
+SELECT compensation.define_strategy('m_' || col, pg_temp.matrix_spec(col, mid::jsonb, high::jsonb, other::jsonb)) AS version
+  FROM (VALUES ('i', '5', '6', '99'),
+			   ('n', '5.5', '5.6', '99'),
+			   ('f', '0.5', '0.75', '99'),
+			   ('t', '"m"', '"z"', '"q"'),
+			   ('b', 'true', 'true', 'true'),
+			   ('d', '"2026-10-01"', '"2026-10-02"', '"2020-01-01"'),
+			   ('ts', '"2026-10-01 00:00:00"', '"2026-10-01 00:00:01"', '"2020-01-01"'),
+			   ('tz', '"2026-10-01 00:00:00+00"', '"2026-10-01 00:00:01+00"', '"2020-01-01 00:00+00"'),
+			   ('dm', '10', '10.01', '99')) AS m(col, mid, high, other)
+ ORDER BY col;
+
+SELECT m.col, r.id, (compensation.evaluate('m_' || m.col, r, 1)).reasons
+  FROM public.facts AS r,
+	   unnest(ARRAY['i', 'n', 'f', 't', 'b', 'd', 'ts', 'tz', 'dm']) AS m(col)
+ ORDER BY array_position(ARRAY['i', 'n', 'f', 't', 'b', 'd', 'ts', 'tz', 'dm'], m.col), r.id;
+
+-- eligible is true only when the rule is TRUE: NULL comparisons are not
+-- true, and "not" of an unknown is not true either.
+CREATE FUNCTION pg_temp.spec_when(cond jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+SELECT jsonb_build_object(
+	'scenario', 'logic', 'source', 'public.facts', 'instrument', 'points', 'program', 'regress',
+	'currency', 'EUR', 'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1), 'when', cond) $$;
+SELECT compensation.define_strategy('logic_not', pg_temp.spec_when('{"not": {"col": "i", "op": "=", "value": 5}}'));
+SELECT compensation.define_strategy('logic_all', pg_temp.spec_when('{"all": [{"col": "i", "op": ">=", "value": 5}, {"col": "b", "op": "=", "value": true}]}'));
+SELECT compensation.define_strategy('logic_any', pg_temp.spec_when('{"any": [{"col": "i", "op": ">", "value": 5}, {"col": "b", "op": "=", "value": true}]}'));
+SELECT compensation.define_strategy('logic_not_all', pg_temp.spec_when('{"not": {"all": [{"col": "i", "op": ">=", "value": 5}, {"col": "b", "op": "=", "value": true}]}}'));
+SELECT r.id, r.i, r.b,
+	   compensation.eligible('logic_not', r, 1) AS "not i=5",
+	   compensation.eligible('logic_all', r, 1) AS "i>=5 and b",
+	   compensation.eligible('logic_any', r, 1) AS "i>5 or b",
+	   compensation.eligible('logic_not_all', r, 1) AS "not (i>=5 and b)",
+	   -- the same rules in SQL: eligible = coalesce(rule, false)
+	   coalesce(NOT (r.i = 5), false) AS sql_not,
+	   coalesce(r.i >= 5 AND r.b, false) AS sql_all,
+	   coalesce(r.i > 5 OR r.b, false) AS sql_any,
+	   coalesce(NOT (r.i >= 5 AND r.b), false) AS sql_not_all
+  FROM public.facts AS r ORDER BY r.id;
+
+-- days(a, b) = floor((b - a) / 86400 s): negative when b is before a
+CREATE TABLE public.deliveries (id integer, buyer text, promised timestamptz, delivered timestamptz);
+INSERT INTO public.deliveries VALUES
+	(1, 'x', '2026-10-01 12:00+00', '2026-10-04 12:00+00'),			-- exactly 3 days
+	(2, 'x', '2026-10-01 12:00+00', '2026-10-04 11:59:59.999999+00'),	-- just under 3
+	(3, 'x', '2026-10-01 12:00+00', '2026-10-01 12:00+00'),			-- 0
+	(4, 'x', '2026-10-01 12:00+00', '2026-10-01 11:59:59+00'),			-- -1 second: day -1
+	(5, 'x', '2026-10-01 12:00+00', '2026-09-30 12:00+00'),			-- exactly -1 day
+	(6, 'x', '2026-10-01 12:00+00', '2026-09-30 11:59:59+00'),			-- -2
+	(7, 'x', NULL, '2026-10-01 12:00+00'),
+	(8, 'x', '2026-10-01 12:00+00', 'infinity');
+SELECT compensation.define_strategy('days', jsonb_build_object(
+	'scenario', 'late_delivery', 'source', 'public.deliveries', 'instrument', 'voucher', 'program', 'regress',
+	'currency', 'EUR', 'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'delivered'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
+	'when', jsonb_build_object('any', (SELECT jsonb_agg(jsonb_build_object(
+		'name', 'days=' || k, 'days', jsonb_build_array('promised', 'delivered'), 'op', '=', 'value', k))
+		FROM generate_series(-3, 4) AS k))));
+SELECT d.id, CASE WHEN isfinite(d.delivered) THEN d.delivered - d.promised END AS elapsed,
+	   (compensation.evaluate('days', d, 1)).reasons,
+	   CASE WHEN isfinite(d.delivered)
+			THEN floor(extract(epoch FROM d.delivered - d.promised) / 86400) END AS sql_days
+  FROM public.deliveries AS d ORDER BY d.id;
+
+-- Amounts: exact in minor units of the row's currency, rounded half-up once.
+CREATE TABLE public.money_rows (id integer, buyer text, at timestamptz, value numeric,
+								currency text, segment text);
+INSERT INTO public.money_rows VALUES
+	(1, 'x', now(), 0.01, 'USD', NULL),		-- 0.5 cent   -> 1 cent (half-up)
+	(2, 'x', now(), 0.03, 'USD', NULL),		-- 1.5 cents  -> 2
+	(3, 'x', now(), 0.0299, 'USD', NULL),	-- 1.495      -> 1
+	(4, 'x', now(), 1, 'JPY', NULL),			-- 0.5 yen    -> 1
+	(5, 'x', now(), 3, 'JPY', NULL),			-- 1.5 yen    -> 2
+	(6, 'x', now(), 0.001, 'BHD', NULL),		-- 0.5 fils   -> 0.001
+	(7, 'x', now(), 0.0001, 'CLF', NULL),	-- 0.5        -> 0.0001
+	(8, 'x', now(), 123.45, 'EUR', 'vip'),	-- 61.725; with vip 1.5: 92.5875 -> 92.59
+	(9, 'x', now(), 123.45, 'EUR', 'gold'),	-- unknown segment: default 2 -> 123.45
+	(10, 'x', now(), 123.45, 'EUR', NULL),	-- NULL segment: default 2
+	(11, 'x', now(), NULL, 'EUR', NULL),		-- NULL base: not eligible
+	(12, 'x', now(), 10, 'XYZ', NULL),		-- unknown currency: not eligible
+	(13, 'x', now(), 10, NULL, NULL),		-- NULL currency: not eligible
+	(14, 'x', now(), -10, 'EUR', NULL),		-- negative base: not eligible
+	(15, 'x', now(), 1e20, 'EUR', NULL),		-- 5e21 cents: too large for int64
+	(16, 'x', now(), 'NaN', 'EUR', NULL);	-- not a number
+CREATE FUNCTION pg_temp.money_spec(amount jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+SELECT jsonb_build_object(
+	'scenario', 'money', 'source', 'public.money_rows', 'instrument', 'cash_back', 'program', 'regress',
+	'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at', 'currency', 'currency'),
+	'when', '{"col": "id", "op": "is not null"}'::jsonb, 'amount', amount) $$;
+SELECT compensation.define_strategy('half', pg_temp.money_spec(
+	'{"type": "percent", "of": "value", "rate": 0.5}'));
+SELECT r.id, r.value, r.currency, d.eligible, d.amount, d.currency, d.reasons
+  FROM public.money_rows AS r, compensation.evaluate('half', r, 1) AS d ORDER BY r.id;
+
+-- segment multipliers scale the raw amount before the single rounding
+SELECT compensation.define_strategy('seg', pg_temp.money_spec(
+	'{"type": "percent", "of": "value", "rate": 0.5, "segment": {"col": "segment", "multipliers": {"vip": 1.5}, "default": 2}}'));
+SELECT r.id, r.value, r.currency, r.segment, compensation.amount('seg', r, 1)
+  FROM public.money_rows AS r WHERE r.id BETWEEN 8 AND 10 ORDER BY r.id;
+
+-- fixed amounts follow the row's exponent; min/max clamp after rounding
+SELECT compensation.define_strategy('fixed', pg_temp.money_spec('{"type": "fixed", "value": 2.5}'));
+SELECT compensation.define_strategy('clamped', pg_temp.money_spec(
+	'{"type": "percent", "of": "value", "rate": 0.5, "min": 0.015, "max": 20}'));
+SELECT r.id, r.value, r.currency,
+	   compensation.amount('fixed', r, 1) AS fixed_2_5,
+	   compensation.amount('clamped', r, 1) AS clamped_0_015_to_20
+  FROM public.money_rows AS r WHERE r.id <= 10 ORDER BY r.id;
+
+-- tiers: [from, to), fixed or rate, gaps mean no amount
+SELECT compensation.define_strategy('tiers', pg_temp.money_spec(
+	'{"type": "tiered", "by": "value", "tiers": [
+		{"to": 1, "amount": 0.5},
+		{"from": 1, "to": 100, "rate": 0.1},
+		{"from": 200, "amount": 25}]}'));
+CREATE TABLE public.tier_rows (id integer, buyer text, at timestamptz, value numeric, currency text);
+INSERT INTO public.tier_rows VALUES
+	(1, 'x', now(), -5, 'EUR'), (2, 'x', now(), 0.99, 'EUR'), (3, 'x', now(), 1, 'EUR'),
+	(4, 'x', now(), 99.99, 'EUR'), (5, 'x', now(), 100, 'EUR'), (6, 'x', now(), 150, 'EUR'),
+	(7, 'x', now(), 200, 'EUR'), (8, 'x', now(), 1e9, 'JPY');
+SELECT r.id, r.value, d.amount, d.currency, d.reasons
+  FROM public.tier_rows AS r, compensation.evaluate('tiers', r, 1) AS d ORDER BY r.id;
+
+-- Any row type: a view row, a subquery record, a join's t.*, an integer
+-- and a float base column.  Columns are found by name.
+CREATE VIEW public.money_view AS
+	SELECT id, buyer, at, value::float8 AS value, currency, segment FROM public.money_rows;
+SELECT compensation.amount('seg', v, 1) AS from_view_float
+  FROM public.money_view AS v WHERE v.id = 8;
+SELECT compensation.amount('seg', r, 1) AS from_subquery
+  FROM (SELECT 'EUR' AS currency, 7 AS value, 'vip' AS segment, 1 AS id) AS r;
+SELECT t.id, compensation.amount('seg', t.*, 1) AS from_join
+  FROM public.money_rows AS t JOIN public.tier_rows AS u USING (id) WHERE t.id IN (2, 8) ORDER BY 1;
+
+-- Versions: the active one by default, any one on request.
+SELECT compensation.define_strategy('half', pg_temp.money_spec('{"type": "fixed", "value": 1}')) AS v2;
+SELECT compensation.activate('half', 1);
+SELECT compensation.amount('half', r) AS active_v1,
+	   compensation.amount('half', r, 2) AS draft_v2,
+	   (compensation.evaluate('half', r)).version AS evaluated_version
+  FROM public.money_rows AS r WHERE r.id = 8;
+SELECT compensation.activate('half');		-- latest: 2
+SELECT compensation.amount('half', r) AS active_v2, (compensation.evaluate('half', r)).version
+  FROM public.money_rows AS r WHERE r.id = 8;
+SELECT name, version, status FROM compensation.strategies WHERE name = 'half' ORDER BY version;
+
+-- NULL strategy or row: NULL
+SELECT compensation.amount(NULL, r) IS NULL AS null_name,
+	   compensation.eligible('half', NULL::public.money_rows) IS NULL AS null_row,
+	   compensation.evaluate('half', NULL::public.money_rows) IS NULL AS null_row_decision
+  FROM public.money_rows AS r WHERE r.id = 1;
+
+-- Errors at evaluation name what is missing.
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.amount('nope', r) FROM public.money_rows r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount('fixed', r) FROM public.money_rows r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount('half', r, 7) FROM public.money_rows r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount('seg', r, 1) FROM (SELECT 1 AS id, 'EUR' AS currency) r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount('seg', r, 1) FROM (SELECT 1 AS id, 'EUR' AS currency, 'x' AS value, 'vip' AS segment) r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount('seg', r, 1) FROM (SELECT 1 AS id, 42 AS currency, 1 AS value, 'vip' AS segment) r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.eligible('m_i', r, 1) FROM (SELECT 1 AS id, 'x' AS buyer, now() AS at, 'abc'::text AS i) r$$);
+\x off

@@ -1,0 +1,76 @@
+-- examples/demo.sql — what examples/demo shows, on the generated marketplace
+-- (examples/marketplace.sql).  Read it as a tour of the extension.
+\pset footer off
+SET TimeZone = 'UTC';
+
+\echo
+\echo '== 1. Budgets: the delivery program, per market, for 2026-Q4 (set_budget)'
+SELECT compensation.set_budget('delivery', '2026-Q4', 4000, 'BRL', 'BR'),
+	   compensation.set_budget('delivery', '2026-Q4', 1500, 'USD', 'US'),
+	   compensation.set_budget('delivery', '2026-Q4', 1200, 'EUR', 'DE'),
+	   compensation.set_budget('delivery', '2026-Q4', 900, 'EUR', 'FR'),
+	   compensation.set_budget('delivery', '2026-Q4', 150000, 'JPY', 'JP'),
+	   compensation.set_budget('delivery', '2026-Q4', 250.5, 'BHD', 'BH'),
+	   compensation.set_budget('reviews', '2026-Q4', 2000, 'EUR') \gset ignored_
+-- and the next quarter, copied (carry_unspent => true would add what is left)
+SELECT compensation.roll_quarter('2026-Q4', '2027-Q1') AS budgets_rolled_into_2027_q1;
+
+\echo
+\echo '== 2. A strategy: late deliveries (3+ days) or low ratings get 10% back, 2..20'
+SELECT compensation.define_strategy('late_delivery_v1', $spec${
+	"scenario": "late_delivery",
+	"description": "Sorry-voucher for late deliveries and poor experiences",
+	"source": "marketplace.order_experience",
+	"keys": {"order": "order_id", "buyer": "buyer_id", "at": "delivered_at",
+			 "value": "order_value", "currency": "currency", "market": "market"},
+	"when": {"all": [
+		{"col": "status", "op": "=", "value": "delivered"},
+		{"any": [
+			{"name": "late 3+ days", "days": ["promised_at", "delivered_at"], "op": ">=", "value": 3},
+			{"name": "rated 1 or 2", "col": "rating", "op": "<=", "value": 2}]}]},
+	"amount": {"type": "percent", "of": "order_value", "rate": 0.10, "min": 2, "max": 20,
+			   "segment": {"col": "segment", "multipliers": {"vip": 1.5, "new": 1.2}}},
+	"instrument": "voucher",
+	"program": "delivery",
+	"caps": {"per_buyer_count": {"max": 2, "window": "90 days"}},
+	"holdout": 0.05,
+	"priority": 10,
+	"exclusive": "delivery",
+	"notify": {"channel": "push", "template": "Sorry order {order} was late: {amount} {currency} voucher"},
+	"valid": {"from": "2026-10-01", "to": "2027-01-01"}
+}$spec$) AS defined_version;
+SELECT compensation.activate('late_delivery_v1') AS active_version;
+SELECT name, version, status, scenario, program, instrument, priority, exclusive, valid
+  FROM compensation.strategies;
+
+\echo
+\echo '== 3. Who would qualify in 2026-Q4, and what it would cost, per market'
+SELECT e.market,
+	   e.currency,
+	   count(*) AS delivered_orders,
+	   count(*) FILTER (WHERE d.eligible) AS qualify,
+	   count(*) FILTER (WHERE d.eligible AND compensation.in_holdout('late_delivery_v1', e.buyer_id)) AS in_holdout,
+	   coalesce(sum(d.amount), 0) AS would_cost,
+	   round(avg(d.amount), 2) AS average
+  FROM marketplace.order_experience AS e
+	   CROSS JOIN LATERAL compensation.evaluate('late_delivery_v1', e) AS d
+ WHERE e.delivered_at <@ compensation.quarter_range('2026-Q4')
+ GROUP BY e.market, e.currency
+ ORDER BY e.market;
+
+\echo
+\echo '== 4. A few decisions, with the conditions that held'
+SELECT e.order_id, e.market, e.segment, e.order_value, e.rating,
+	   e.delivered_at::date - e.promised_at::date AS days_late,
+	   d.amount, d.currency, d.reasons
+  FROM marketplace.order_experience AS e
+	   CROSS JOIN LATERAL compensation.evaluate('late_delivery_v1', e) AS d
+ WHERE e.delivered_at <@ compensation.quarter_range('2026-Q4') AND d.eligible
+ ORDER BY e.delivered_at, e.order_id
+ LIMIT 8;
+
+\echo
+\echo '== 5. The budgets'
+SELECT program, quarter, market, currency, amount, spent, remaining
+  FROM compensation.budgets
+ ORDER BY quarter, program, market NULLS FIRST;

@@ -85,17 +85,24 @@ comp_cluster_start() {
 	chmod 755 "$COMP_CLUSTER_DIR"
 	comp_as_owner initdb -D "$COMP_PGDATA" -U postgres --auth=trust --no-sync \
 		-E UTF8 --locale=C.UTF-8 >/dev/null
-	local preload=""
+	local options="-k $COMP_CLUSTER_DIR -c listen_addresses= -p 5432 -c fsync=off \
+		-c shared_preload_libraries=pg_cron -c cron.database_name=postgres \
+		-c max_worker_processes=16 -c log_min_messages=warning $*"
 	if [ "${COMPENSATION_SANITIZE:-}" = address ]; then
-		preload=$(gcc -print-file-name=libasan.so)
+		# Preload ASan into the postmaster only (preloading it into pg_ctl's
+		# shell hangs); its backends inherit it.
+		comp_as_owner env LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path="$COMP_CLUSTER_DIR/asan" \
+			postgres -D "$COMP_PGDATA" $options >"$COMP_PGLOG" 2>&1 &
+		local tries=0
+		until pg_isready -q -h "$COMP_CLUSTER_DIR" -p 5432; do
+			tries=$((tries + 1))
+			[ $tries -lt 120 ] || { cat "$COMP_PGLOG"; return 1; }
+			sleep 0.5
+		done
+	else
+		comp_as_owner pg_ctl -D "$COMP_PGDATA" -l "$COMP_PGLOG" -w -t 120 -o "$options" start >/dev/null
 	fi
-	comp_as_owner env ${preload:+LD_PRELOAD=$preload} \
-		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path="$COMP_CLUSTER_DIR/asan" \
-		pg_ctl -D "$COMP_PGDATA" -l "$COMP_PGLOG" -w -t 120 \
-		-o "-k $COMP_CLUSTER_DIR -c listen_addresses= -p 5432 -c fsync=off \
-			-c shared_preload_libraries=pg_cron -c cron.database_name=postgres \
-			-c max_worker_processes=16 -c log_min_messages=warning $*" \
-		start >/dev/null
 	export PGHOST=$COMP_CLUSTER_DIR PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
 	trap comp_cluster_stop EXIT
 	comp_log "PostgreSQL $PG_MAJOR running in $COMP_CLUSTER_DIR"

@@ -39,6 +39,9 @@ $(error pg_config not found: run "bash test/run" (it installs the build dependen
 endif
 include $(PGXS)
 
+# PGXS does not track header dependencies: every object depends on them all.
+$(OBJS): $(wildcard src/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) compensation.control
 	{ printf -- '-- %s--%s.sql: built from src/sql/ by the Makefile; do not edit.\n\n' $(EXTENSION) $(EXTVERSION); \
 	  printf '%s\n\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \

@@ -11,19 +11,32 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "compensation.h"
 
 PG_MODULE_MAGIC;
 
+/* The first month of the fiscal year that apply() budgets by. */
+int			compensation_fiscal_start_month = 1;
+
 void		_PG_init(void);
 
 /*
  * _PG_init
- *		Register the relcache callback that keeps compiled strategies fresh.
+ *		Define the extension's settings and register the relcache callback
+ *		that keeps compiled strategies fresh.
  */
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable("compensation.fiscal_start_month",
+							"First month (1-12) of the fiscal year whose quarters apply() spends budgets of.",
+							"Set it per database (ALTER DATABASE ... SET) so that every session budgets alike.",
+							&compensation_fiscal_start_month,
+							1, 1, 12,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("compensation");
 	strategy_cache_init();
 }

@@ -32,6 +32,9 @@ extern TimestampTz quarter_start(FiscalQuarter q, int fiscal_start_month);
 extern FiscalQuarter quarter_add(FiscalQuarter q, int quarters);
 extern void format_quarter(FiscalQuarter q, char *buf);
 
+/* compensation.c: the compensation.fiscal_start_month setting */
+extern int	compensation_fiscal_start_month;
+
 /* strategy_cache.c */
 extern void strategy_cache_init(void);
 

@@ -128,14 +128,16 @@ resolve_column(SpecColumn *ref, Binding *binding, ColumnUse use)
 						   "Use a text, varchar, char or enum column, or cast it in the source view.",
 						   "column \"%s\" is of type %s, not text",
 						   ref->name, format_type_be(typid));
-			{
-				Oid			typoutput;
-				bool		typisvarlena;
-
-				getTypeOutputInfo(typid, &typoutput, &typisvarlena);
-				fmgr_info(typoutput, &ref->output);
-			}
 			break;
+	}
+
+	/* keys, currency and segment are read as text */
+	{
+		Oid			typoutput;
+		bool		typisvarlena;
+
+		getTypeOutputInfo(typid, &typoutput, &typisvarlena);
+		fmgr_info(typoutput, &ref->output);
 	}
 }
 

@@ -705,29 +705,38 @@ parse_amount(AmountRule *rule, JsonbValue *amount, const char *path)
 
 /* "90 days", "2 weeks", "6 months", "1 year" or "quarter". */
 static void
-parse_window(JsonbValue *v, const char *path)
+parse_window(JsonbValue *v, const char *path, CapRule *cap)
 {
 	const char *hint = "Write a window as \"quarter\" or \"<n> days\", \"<n> weeks\", \"<n> months\", \"<n> years\".";
 	char	   *window = get_string(v, path, hint);
 	char	   *unit;
 	long		n;
 
+	memset(&cap->window, 0, sizeof(Interval));
 	if (strcmp(window, "quarter") == 0)
+	{
+		cap->window_is_quarter = true;
 		return;
+	}
 	errno = 0;
 	n = strtol(window, &unit, 10);
 	if (unit == window || errno != 0 || n <= 0 || n > 100000 || *unit != ' ')
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", window);
 	unit++;
-	if (strcmp(unit, "day") != 0 && strcmp(unit, "days") != 0 &&
-		strcmp(unit, "week") != 0 && strcmp(unit, "weeks") != 0 &&
-		strcmp(unit, "month") != 0 && strcmp(unit, "months") != 0 &&
-		strcmp(unit, "year") != 0 && strcmp(unit, "years") != 0)
+	if (strcmp(unit, "day") == 0 || strcmp(unit, "days") == 0)
+		cap->window.day = (int32) n;
+	else if (strcmp(unit, "week") == 0 || strcmp(unit, "weeks") == 0)
+		cap->window.day = (int32) n * 7;
+	else if (strcmp(unit, "month") == 0 || strcmp(unit, "months") == 0)
+		cap->window.month = (int32) n;
+	else if (strcmp(unit, "year") == 0 || strcmp(unit, "years") == 0)
+		cap->window.month = (int32) n * 12;
+	else
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", window);
 }
 
 static void
-parse_caps(JsonbValue *caps, const char *path)
+parse_caps(StrategySpec *spec, JsonbValue *caps, const char *path)
 {
 	static const char *const caps_keys[] = {"per_buyer_count", "per_buyer_amount", NULL};
 	static const char *const cap_keys[] = {"max", "window", "scope", NULL};
@@ -739,31 +748,34 @@ parse_caps(JsonbValue *caps, const char *path)
 	{
 		JsonbValue *cap = get_key(caps, caps_keys[i]);
 		char	   *cap_path = child_path(path, caps_keys[i]);
+		CapRule    *rule = i == 0 ? &spec->cap_count : &spec->cap_amount;
 		JsonbValue *max;
 		char	   *scope;
 
 		if (cap == NULL)
 			continue;
+		rule->present = true;
 		require_object(cap, cap_path, hint);
 		check_keys(cap, cap_path, cap_keys);
 		max = require_key(cap, cap_path, "max", hint);
 		if (i == 0)
-			(void) get_integer(max, child_path(cap_path, "max"), 1, PG_INT32_MAX,
-							   "\"max\" is how many grants a buyer may get in the window.");
+			rule->max_count = get_integer(max, child_path(cap_path, "max"), 1, PG_INT32_MAX,
+										  "\"max\" is how many grants a buyer may get in the window.");
 		else
-			(void) get_amount_number(max, child_path(cap_path, "max"),
-									 "\"max\" is the most a buyer may get in the window, in the major unit of the currency.");
-		parse_window(require_key(cap, cap_path, "window", hint), child_path(cap_path, "window"));
+			rule->max_amount = get_amount_number(max, child_path(cap_path, "max"),
+												 "\"max\" is the most a buyer may get in the window, in the major unit of the currency.");
+		parse_window(require_key(cap, cap_path, "window", hint), child_path(cap_path, "window"), rule);
 		scope = get_optional_string(cap, cap_path, "scope", "\"scope\" is \"strategy\" or \"program\".");
 		if (scope && strcmp(scope, "strategy") != 0 && strcmp(scope, "program") != 0)
 			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, child_path(cap_path, "scope"),
 					   "\"scope\" is \"strategy\" (this strategy's grants, the default) or \"program\" (all strategies of the program).",
 					   "unknown scope \"%s\"", scope);
+		rule->program_scope = scope && strcmp(scope, "program") == 0;
 	}
 }
 
 static void
-parse_notify(JsonbValue *notify, const char *path)
+parse_notify(StrategySpec *spec, JsonbValue *notify, const char *path)
 {
 	static const char *const notify_keys[] = {"channel", "template", NULL};
 	static const char *const placeholders[] = {"order", "amount", "currency", "buyer", "instrument", NULL};
@@ -773,8 +785,10 @@ parse_notify(JsonbValue *notify, const char *path)
 
 	require_object(notify, path, hint);
 	check_keys(notify, path, notify_keys);
-	(void) get_string(require_key(notify, path, "channel", hint), child_path(path, "channel"), hint);
+	spec->notify_channel = get_string(require_key(notify, path, "channel", hint),
+									  child_path(path, "channel"), hint);
 	template = get_string(require_key(notify, path, "template", hint), template_path, hint);
+	spec->notify_template = template;
 	for (char *p = strchr(template, '{'); p; p = strchr(p + 1, '{'))
 	{
 		char	   *end = strchr(p, '}');
@@ -827,7 +841,7 @@ parse_timestamp(JsonbValue *v, const char *path)
 }
 
 static void
-parse_valid(JsonbValue *valid, const char *path)
+parse_valid(StrategySpec *spec, JsonbValue *valid, const char *path)
 {
 	static const char *const valid_keys[] = {"from", "to", NULL};
 	const char *hint = "Write \"valid\": {\"from\": \"2026-10-01\", \"to\": \"2027-01-01\"}; \"to\" is excluded.";
@@ -838,14 +852,19 @@ parse_valid(JsonbValue *valid, const char *path)
 	check_keys(valid, path, valid_keys);
 	from = get_key(valid, "from");
 	to = get_key(valid, "to");
-	if (from && to &&
-		parse_timestamp(from, child_path(path, "from")) >= parse_timestamp(to, child_path(path, "to")))
+	if (from)
+	{
+		spec->has_valid_from = true;
+		spec->valid_from = parse_timestamp(from, child_path(path, "from"));
+	}
+	if (to)
+	{
+		spec->has_valid_to = true;
+		spec->valid_to = parse_timestamp(to, child_path(path, "to"));
+	}
+	if (from && to && spec->valid_from >= spec->valid_to)
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint,
 				   "the window is empty: \"from\" is not before \"to\"");
-	if (from)
-		(void) parse_timestamp(from, child_path(path, "from"));
-	if (to)
-		(void) parse_timestamp(to, child_path(path, "to"));
 }
 
 static void
@@ -928,7 +947,7 @@ parse_strategy_spec(Jsonb *jsonb)
 							   "$.program", "Name the budget program, such as \"delivery\".");
 
 	if ((v = get_key(&root, "caps")) != NULL)
-		parse_caps(v, "$.caps");
+		parse_caps(spec, v, "$.caps");
 	if ((v = get_key(&root, "holdout")) != NULL)
 	{
 		Numeric		fraction = get_amount_number(v, "$.holdout",
@@ -951,9 +970,9 @@ parse_strategy_spec(Jsonb *jsonb)
 	spec->exclusive = get_optional_string(&root, "$", "exclusive",
 										  "\"exclusive\" names a group: an order is compensated at most once per group.");
 	if ((v = get_key(&root, "notify")) != NULL)
-		parse_notify(v, "$.notify");
+		parse_notify(spec, v, "$.notify");
 	if ((v = get_key(&root, "valid")) != NULL)
-		parse_valid(v, "$.valid");
+		parse_valid(spec, v, "$.valid");
 	spec->currency = get_optional_string(&root, "$", "currency",
 										 "\"currency\" is an ISO 4217 code such as \"EUR\", for sources without a currency column.");
 	if ((v = get_key(&root, "description")) != NULL)

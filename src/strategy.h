@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "datatype/timestamp.h"
 
 /* ISO 4217 minor units go from 0 (JPY) to 4 (CLF). */
 #define MAX_CURRENCY_EXPONENT 4
@@ -153,6 +154,17 @@ typedef struct AmountRule
 	Oid			base_typid;		/* type of base column, for conversion */
 } AmountRule;
 
+/* A per-buyer cap: at most max grants (or amount) within a window. */
+typedef struct CapRule
+{
+	bool		present;
+	int64		max_count;		/* per_buyer_count */
+	Numeric		max_amount;		/* per_buyer_amount, major units */
+	bool		window_is_quarter;	/* "quarter": the candidate's quarter */
+	Interval	window;			/* otherwise (at - window, at] */
+	bool		program_scope;	/* count every strategy of the program */
+} CapRule;
+
 /* One currency code and its minor unit, from compensation.currency. */
 typedef struct CurrencyEntry
 {
@@ -164,8 +176,11 @@ typedef struct StrategySpec
 {
 	/* identity (filled by the catalog layer, not by the parser) */
 	char	   *strategy_name;
+	int32		strategy_id;
 	int32		version;
+	char	   *status;
 	char	   *holdout_salt;
+	char	   *exclusive_group;	/* "exclusive", or the default group */
 
 	char	   *scenario;
 	char	   *source;			/* "schema.relation" as written */
@@ -192,6 +207,15 @@ typedef struct StrategySpec
 	Condition  *when;
 	AmountRule	amount;
 
+	CapRule		cap_count;
+	CapRule		cap_amount;
+	char	   *notify_channel;	/* NULL: no notification */
+	char	   *notify_template;
+	bool		has_valid_from;
+	bool		has_valid_to;
+	TimestampTz valid_from;
+	TimestampTz valid_to;
+
 	/* bound */
 	TupleDesc	tupdesc;
 	int			ncurrencies;
@@ -208,6 +232,9 @@ typedef struct Decision
 	char		currency[4];
 	List	   *reasons;		/* of char *, only when asked for */
 } Decision;
+
+/* strategy_cache.c */
+extern StrategySpec *load_strategy(const char *name, bool has_version, int32 version);
 
 /* spec_parse.c */
 extern StrategySpec *parse_strategy_spec(Jsonb *spec);

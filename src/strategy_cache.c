@@ -79,10 +79,13 @@ strategy_cache_init(void)
 }
 
 /*
- * Load (name, version) from the catalog tables and parse it into the current
- * memory context.  version < 0 means the active version.
+ * load_strategy
+ *		Load (name, version) from the catalog tables and parse it into the
+ *		current memory context; without a version, the active one.  The
+ *		validity window and exclusive group are taken as stored (computed
+ *		once, when the version was defined), not re-derived.
  */
-static StrategySpec *
+StrategySpec *
 load_strategy(const char *name, bool has_version, int32 version)
 {
 	MemoryContext spec_context = CurrentMemoryContext;
@@ -91,7 +94,14 @@ load_strategy(const char *name, bool has_version, int32 version)
 	char		argnulls[2] = {' ', has_version ? ' ' : 'n'};
 	Jsonb	   *spec_jsonb = NULL;
 	int32		found_version = 0;
+	int32		strategy_id = 0;
 	char	   *salt = NULL;
+	char	   *status = NULL;
+	char	   *exclusive_group = NULL;
+	bool		has_from = false;
+	bool		has_to = false;
+	TimestampTz valid_from = 0;
+	TimestampTz valid_to = 0;
 	int			ret;
 	StrategySpec *spec;
 	Oid			namespace;
@@ -106,7 +116,8 @@ load_strategy(const char *name, bool has_version, int32 version)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute_with_args(
-								"SELECT v.version, v.spec, s.holdout_salt"
+								"SELECT v.version, v.spec, s.holdout_salt, v.strategy_id, v.status,"
+								"       v.exclusive_group, lower(v.valid), upper(v.valid)"
 								"  FROM compensation.strategy AS s"
 								"  JOIN compensation.strategy_version AS v"
 								"    ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id"
@@ -124,9 +135,20 @@ load_strategy(const char *name, bool has_version, int32 version)
 		bool		isnull;
 		MemoryContext spi_context = MemoryContextSwitchTo(spec_context);
 
+		Datum		bound;
+
 		found_version = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
 		spec_jsonb = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 2, &isnull));
 		salt = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
+		strategy_id = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
+		status = TextDatumGetCString(SPI_getbinval(tuple, desc, 5, &isnull));
+		exclusive_group = TextDatumGetCString(SPI_getbinval(tuple, desc, 6, &isnull));
+		bound = SPI_getbinval(tuple, desc, 7, &isnull);
+		if ((has_from = !isnull))
+			valid_from = DatumGetTimestampTz(bound);
+		bound = SPI_getbinval(tuple, desc, 8, &isnull);
+		if ((has_to = !isnull))
+			valid_to = DatumGetTimestampTz(bound);
 		MemoryContextSwitchTo(spi_context);
 	}
 	else
@@ -156,8 +178,15 @@ load_strategy(const char *name, bool has_version, int32 version)
 
 	spec = parse_strategy_spec(spec_jsonb);
 	spec->strategy_name = pstrdup(name);
+	spec->strategy_id = strategy_id;
 	spec->version = found_version;
+	spec->status = status;
 	spec->holdout_salt = salt;
+	spec->exclusive_group = exclusive_group;
+	spec->has_valid_from = has_from;
+	spec->valid_from = valid_from;
+	spec->has_valid_to = has_to;
+	spec->valid_to = valid_to;
 	return spec;
 }
 

@@ -47,3 +47,16 @@ GRANT EXECUTE ON FUNCTION
 -- forbid changing anything but a version's status.
 GRANT INSERT ON compensation.strategy, compensation.strategy_version TO compensation_admin;
 GRANT UPDATE (status, status_changed_at) ON compensation.strategy_version TO compensation_admin;
+
+-- the ledger: read by everyone, written by apply/void only
+GRANT SELECT ON compensation.grants, compensation.runs, compensation.outbox,
+	compensation.holdout_decision TO compensation_reader;
+GRANT EXECUTE ON FUNCTION
+	compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text)
+	TO compensation_reader;
+GRANT EXECUTE ON FUNCTION
+	compensation.apply(text, timestamptz, boolean),
+	compensation.apply_all(timestamptz, boolean),
+	compensation.void_grant(bigint, text),
+	compensation.outbox_mark_sent(bigint)
+	TO compensation_applier;

@@ -39,23 +39,26 @@ CREATE FUNCTION pg_temp.oracle_pick(n bigint, k integer, m bigint) RETURNS bigin
 
 -- Whole days from a to b: floor of the elapsed time / 86400 s, negative
 -- when b is before a; NULL when either is NULL or infinite, or when the
--- elapsed microseconds do not fit in 64 bits.  Integer arithmetic on exact
--- numeric epochs (no rounded division).
-CREATE FUNCTION pg_temp.oracle_floor_days(us numeric) RETURNS numeric
+-- elapsed microseconds do not fit in 64 bits.  Exact: integer numeric
+-- arithmetic on the epochs in microseconds (floor division done as a
+-- truncating div() of a value shifted to be non-negative), no rounded
+-- division.
+CREATE FUNCTION pg_temp.oracle_epoch_us(t timestamptz) RETURNS numeric
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN CASE WHEN isfinite(t) THEN extract(epoch FROM t) * 1000000 END;
+
+CREATE FUNCTION pg_temp.oracle_epoch_us(t timestamp) RETURNS numeric
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN CASE WHEN isfinite(t) THEN extract(epoch FROM t) * 1000000 END;
+
+CREATE FUNCTION pg_temp.oracle_days_us(a_us numeric, b_us numeric) RETURNS numeric
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN CASE WHEN us < -9223372036854775808 OR us > 9223372036854775807 THEN NULL
-				WHEN us >= 0 OR mod(us, 86400000000) = 0 THEN div(us, 86400000000)
-				ELSE div(us, 86400000000) - 1 END;
+	RETURN CASE WHEN b_us - a_us NOT BETWEEN -9223372036854775808 AND 9223372036854775807 THEN NULL
+				ELSE div(b_us - a_us + 106751992 * 86400000000::numeric, 86400000000) - 106751992 END;
 
 CREATE FUNCTION pg_temp.oracle_days(a timestamptz, b timestamptz) RETURNS numeric
 	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN CASE WHEN isfinite(a) AND isfinite(b)
-				THEN pg_temp.oracle_floor_days((extract(epoch FROM b) - extract(epoch FROM a)) * 1000000) END;
-
-CREATE FUNCTION pg_temp.oracle_days(a timestamp, b timestamp) RETURNS numeric
-	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN CASE WHEN isfinite(a) AND isfinite(b)
-				THEN pg_temp.oracle_floor_days((extract(epoch FROM b) - extract(epoch FROM a)) * 1000000) END;
+	RETURN pg_temp.oracle_days_us(pg_temp.oracle_epoch_us(a), pg_temp.oracle_epoch_us(b));
 
 -- A usable base amount: not NULL, not NaN, not infinite.
 CREATE FUNCTION pg_temp.oracle_finite(x numeric) RETURNS boolean
@@ -131,8 +134,8 @@ SELECT 'o' || lpad(i::text, 6, '0'),
 			WHEN u_value < 0.183 THEN 9.9e30
 			WHEN u_value < 0.24 THEN (ARRAY[0, 50, 200, 250, 1000, 49.999, 199.995, 999.9999,
 											 0.005, 0.05, 1.005, 12.345])[1 + pg_temp.oracle_pick(i, 6, 12)]
-			ELSE pg_temp.oracle_pick(i, 6, 200000)::numeric
-				 / 10::numeric ^ pg_temp.oracle_pick(i, 7, 6)::integer END,
+			-- 0 .. 200000 with 0 .. 5 decimals (the numeric keeps that scale)
+			ELSE round(pg_temp.oracle_pick(i, 6, 200000)::numeric / 10::numeric ^ scale_k, scale_k) END,
 	   CASE WHEN u_f8 < 0.08 THEN NULL
 			WHEN u_f8 < 0.09 THEN 'NaN'::double precision
 			WHEN u_f8 < 0.10 THEN 'Infinity'::double precision
@@ -158,7 +161,7 @@ SELECT 'o' || lpad(i::text, 6, '0'),
 			ELSE local_from + interval '1 microsecond' * local_offset_us END
 FROM (
 	SELECT i, u_status, u_cur, u_seg, u_chan, u_flag, u_items, u_rating, u_score, u_value, u_f8,
-		   u_big, u_deliv, u_local, ordered_at,
+		   u_big, u_deliv, u_local, ordered_at, scale_k,
 		   CASE WHEN u_prom < 0.10 THEN NULL
 				WHEN u_prom < 0.103 THEN 'infinity'::timestamptz
 				WHEN u_prom < 0.106 THEN '-infinity'::timestamptz
@@ -187,6 +190,7 @@ FROM (
 			   pg_temp.oracle_u(i, 26) AS u_off, pg_temp.oracle_u(i, 27) AS u_lfrom,
 			   pg_temp.oracle_u(i, 28) AS u_loff,
 			   -5 + pg_temp.oracle_pick(i, 29, 46) AS days,
+			   pg_temp.oracle_pick(i, 7, 6)::integer AS scale_k,
 			   CASE WHEN pg_temp.oracle_u(i, 30) < 0.02 THEN NULL
 					ELSE timestamptz '2026-01-01 00:00:00+00'
 						 + interval '1 second' * pg_temp.oracle_pick(i, 31, 320 * 86400) END AS ordered_at
@@ -447,14 +451,12 @@ FROM (SELECT f.order_id, f.currency, c.e,
 CREATE TEMP VIEW oracle_expect_days AS
 SELECT order_id, currency, minor IS NOT NULL AS eligible, round(minor / 10::numeric ^ e, e) AS amount
 FROM (SELECT f.order_id, f.currency, c.e,
-			 CASE WHEN coalesce(pg_temp.oracle_days(f.promised_at, f.delivered_at) BETWEEN 1 AND 5
-								OR pg_temp.oracle_days(f.local_from, f.local_to) IN (-1, 0, 7)
-								OR (pg_temp.oracle_days(f.ordered_at, f.delivered_at) > 30
-									AND pg_temp.oracle_days(f.promised_at, f.delivered_at) < 0)
-								OR pg_temp.oracle_days(f.delivered_at, f.promised_at) = -10
-								OR NOT (pg_temp.oracle_days(f.promised_at, f.delivered_at) BETWEEN -5 AND 40)
-								OR (pg_temp.oracle_days(f.ordered_at, f.promised_at) <= 6
-									AND pg_temp.oracle_days(f.ordered_at, f.promised_at) <> 5),
+			 CASE WHEN coalesce(f.promised_delivered BETWEEN 1 AND 5
+								OR f.local_days IN (-1, 0, 7)
+								OR (f.ordered_delivered > 30 AND f.promised_delivered < 0)
+								OR f.delivered_promised = -10
+								OR NOT (f.promised_delivered BETWEEN -5 AND 40)
+								OR (f.ordered_promised <= 6 AND f.ordered_promised <> 5),
 								false)
 					   AND c.e IS NOT NULL AND f.items IS NOT NULL
 				  THEN pg_temp.oracle_minor(
@@ -462,7 +464,21 @@ FROM (SELECT f.order_id, f.currency, c.e,
 							  WHEN f.items < 5 THEN f.items * 10::numeric ^ c.e * 0.8
 							  ELSE 6 * 10::numeric ^ c.e END,
 						 c.e, 2, NULL) END AS minor
-	  FROM public.oracle_generated_facts AS f
+	  FROM (SELECT order_id, currency, items,
+				   pg_temp.oracle_days_us(p, d) AS promised_delivered,
+				   pg_temp.oracle_days_us(d, p) AS delivered_promised,
+				   pg_temp.oracle_days_us(o, d) AS ordered_delivered,
+				   pg_temp.oracle_days_us(o, p) AS ordered_promised,
+				   pg_temp.oracle_days_us(lf, lt) AS local_days
+			  FROM (SELECT order_id, currency, items,
+						   pg_temp.oracle_epoch_us(ordered_at) AS o,
+						   pg_temp.oracle_epoch_us(promised_at) AS p,
+						   pg_temp.oracle_epoch_us(delivered_at) AS d,
+						   pg_temp.oracle_epoch_us(local_from) AS lf,
+						   pg_temp.oracle_epoch_us(local_to) AS lt
+					  FROM public.oracle_generated_facts
+					OFFSET 0) AS epochs
+			OFFSET 0) AS f
 	  LEFT JOIN oracle_currency AS c ON c.code = f.currency) AS x;
 
 CREATE TEMP VIEW oracle_expect_bigpct AS

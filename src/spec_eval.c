@@ -342,7 +342,12 @@ compute_amount(StrategySpec *spec, Datum *values, bool *nulls, Decision *decisio
 	if (numeric_is_negative(raw))
 		return pstrdup("no amount: the computed amount is negative");
 	if (!numeric_to_minor_units_half_up(raw, &minor))
-		return pstrdup("no amount: the computed amount is too large");
+	{
+		/* beyond 2^63-1 minor units: only a max can still say what to pay */
+		if (rule->max_minor[exponent] < 0)
+			return pstrdup("no amount: the computed amount is too large");
+		minor = rule->max_minor[exponent];
+	}
 	if (rule->min_minor[exponent] >= 0 && minor < rule->min_minor[exponent])
 		minor = rule->min_minor[exponent];
 	if (rule->max_minor[exponent] >= 0 && minor > rule->max_minor[exponent])

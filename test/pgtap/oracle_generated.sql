@@ -67,13 +67,14 @@ CREATE FUNCTION pg_temp.oracle_finite(x numeric) RETURNS boolean
 		   AND x <> '-Infinity'::numeric;
 
 -- An unrounded amount in minor units -> what is paid, in integer minor
--- units: NULL when negative or beyond 64 bits; otherwise rounded half-up
--- once, then raised to min and lowered to max (given in major units,
--- rounded half-up to minor units).
+-- units: NULL when negative; beyond 64 bits, the max if there is one, else
+-- NULL; otherwise rounded half-up once, then raised to min and lowered to
+-- max (given in major units, rounded half-up to minor units).
 CREATE FUNCTION pg_temp.oracle_minor(raw numeric, e integer, min_major numeric, max_major numeric)
 	RETURNS bigint
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN CASE WHEN raw IS NULL OR raw < 0 OR round(raw) > 9223372036854775807 THEN NULL
+	RETURN CASE WHEN raw IS NULL OR raw < 0 THEN NULL
+				WHEN round(raw) > 9223372036854775807 THEN round(max_major * 10::numeric ^ e)::bigint
 				ELSE least(greatest(round(raw), round(min_major * 10::numeric ^ e)),
 						   round(max_major * 10::numeric ^ e))::bigint END;
 
@@ -706,11 +707,11 @@ SELECT ok((SELECT count(*) FROM oracle_cmp AS x
 		  'a negative base is refused by percent and paid by a tier with no lower bound');
 
 SELECT ok((SELECT count(*) FROM oracle_cmp
-			WHERE strategy = 'bigpct' AND NOT c_eligible
+			WHERE strategy = 'bigpct' AND c_eligible AND c_amount = 250.01
 			  AND order_id IN (SELECT order_id FROM public.oracle_generated_facts
 								WHERE big_value = 9223372036854775807 AND currency = 'EUR'
 								  AND status <> 'processing' AND ordered_at >= '2026-03-01 00:00:00+00')) > 0,
-		  'bigpct: amounts beyond 64-bit minor units are not eligible');
+		  'bigpct: amounts beyond 64-bit minor units are paid the max (250.005 EUR -> 250.01)');
 
 -- Versions: a draft keeps its own rule after another version is activated.
 SELECT is((SELECT count(*) FROM oracle_cmp AS a JOIN oracle_cmp AS b USING (order_id)

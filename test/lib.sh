@@ -103,6 +103,7 @@ comp_cluster_start() {
 		comp_as_owner pg_ctl -D "$COMP_PGDATA" -l "$COMP_PGLOG" -w -t 120 -o "$options" start >/dev/null
 	fi
 	export PGHOST=$COMP_CLUSTER_DIR PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+	export COMP_CLUSTER_DIR COMP_PGDATA COMP_PGLOG	# for test/shell/*.sh
 	trap comp_cluster_stop EXIT
 	comp_log "PostgreSQL $PG_MAJOR running in $COMP_CLUSTER_DIR"
 }
@@ -136,7 +137,7 @@ comp_server_crashed() {
 }
 
 # Where the Olist CSVs are; tests that need them skip when absent.
-COMPENSATION_OLIST_DIR=${COMPENSATION_OLIST_DIR:-$COMP_ROOT/../shared/data/olist}
+export COMPENSATION_OLIST_DIR=${COMPENSATION_OLIST_DIR:-$COMP_ROOT/../shared/data/olist}
 
 # Load the Olist subset into schema "olist" of database $1 (see examples/olist.sql).
 comp_load_olist() {

@@ -283,7 +283,7 @@ BEGIN
 	IF g.voided_at IS NOT NULL THEN
 		RAISE EXCEPTION 'grant % is already voided', grant_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = format('It was voided at %s by %s: %s.', g.voided_at, g.voided_by, g.void_reason),
+				  DETAIL = format('It was voided by %s: %s.', g.voided_by, g.void_reason),
 				  HINT = 'A grant is voided once; its money is already back in the budget.';
 	END IF;
 	UPDATE compensation.budget AS b

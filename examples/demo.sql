@@ -1,5 +1,6 @@
 -- examples/demo.sql — what examples/demo shows, on the generated marketplace
--- (examples/marketplace.sql).  Read it as a tour of the extension.
+-- (examples/marketplace.sql), whose snapshot is taken on 2026-11-20.  Read
+-- it as a tour of the extension.
 \pset footer off
 SET TimeZone = 'UTC';
 
@@ -70,7 +71,23 @@ SELECT e.order_id, e.market, e.segment, e.order_value, e.rating,
  LIMIT 8;
 
 \echo
-\echo '== 5. The budgets'
+\echo '== 5. Apply it, as the scheduled job would (twice: the second run finds nothing new)'
+SELECT strategy, candidates, granted, amount_by_currency, skipped_holdout, skipped_cap,
+	   skipped_budget, skipped_duplicate, skipped_currency
+  FROM compensation.apply('late_delivery_v1', as_of => '2026-11-20');
+SELECT strategy, candidates, granted, skipped_duplicate
+  FROM compensation.apply('late_delivery_v1', as_of => '2026-11-20');
+SELECT run_id, strategy, version, quarter, status, candidates, granted, amount_by_currency
+  FROM compensation.runs ORDER BY run_id;
+
+\echo
+\echo '== 6. A few grants and the notifications waiting in the outbox'
+SELECT g.grant_id, g.order_key, g.market, g.amount, g.currency, o.channel, o.message
+  FROM compensation.grants AS g JOIN compensation.outbox AS o USING (grant_id)
+ ORDER BY g.grant_id LIMIT 6;
+
+\echo
+\echo '== 7. The budgets after the run'
 SELECT program, quarter, market, currency, amount, spent, remaining
   FROM compensation.budgets
  ORDER BY quarter, program, market NULLS FIRST;

@@ -498,6 +498,8 @@ load_history(RunState *run)
 
 	run->history = create_string_hash("compensation buyer history",
 									  sizeof(BuyerHistory), run->run_context);
+	if (!spec->cap_count.present && !spec->cap_amount.present)
+		return;					/* nothing will ask */
 	if (run->mode == RUN_SIMULATE)
 		return;					/* a simulation starts from an empty ledger */
 
@@ -916,21 +918,28 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 	bool	   *nulls = NULL;
 	ErrorContextCallback errcallback;
 
+	/*
+	 * The orders already granted in the group come from a join the planner
+	 * can hash, rather than an index probe per candidate; the unique
+	 * constraint on (exclusive_group, order_key) means it never duplicates a
+	 * source row.
+	 */
 	initStringInfo(&query);
 	appendStringInfo(&query, "SELECT s.*");
 	if (run->mode != RUN_SIMULATE)
+		appendStringInfo(&query, ", g.order_key IS NOT NULL AS compensation_already_granted");
+	appendStringInfo(&query, "  FROM %s AS s", quoted_source(spec));
+	if (run->mode != RUN_SIMULATE)
 		appendStringInfo(&query,
-						 ", EXISTS (SELECT FROM compensation.ledger AS g"
-						 "           WHERE g.exclusive_group OPERATOR(pg_catalog.=) $1"
-						 "             AND g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text)"
-						 "  AS compensation_already_granted",
+						 "  LEFT JOIN (SELECT l.order_key FROM compensation.ledger AS l"
+						 "              WHERE l.exclusive_group OPERATOR(pg_catalog.=) $1) AS g"
+						 "    ON g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text",
 						 order_column);
 	appendStringInfo(&query,
-					 "  FROM %s AS s"
 					 " WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
 					 "   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL"
 					 " ORDER BY s.%s, s.%s",
-					 quoted_source(spec), at_column, at_column, at_column, at_column, order_column);
+					 at_column, at_column, at_column, at_column, order_column);
 	args[0] = CStringGetTextDatum(spec->exclusive_group);
 	args[1] = TimestampTzGetDatum(from);
 	args[2] = TimestampTzGetDatum(to);

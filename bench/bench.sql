@@ -1,0 +1,146 @@
+-- bench/bench.sql — the measures behind bench/run.  Run by bench/run in a
+-- database holding the generated marketplace; writes its figures into
+-- table bench.result, which bench/run turns into bench/RESULTS.md.
+\set ON_ERROR_STOP 1
+SET TimeZone = 'UTC';
+SET jit = off;			-- JIT compile time is noise at these sizes
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+
+-- The source every measure reads: the order experience, materialised so
+-- that the view's own join is not what we measure.
+CREATE TABLE bench.facts AS SELECT * FROM marketplace.order_experience;
+VACUUM (ANALYZE) bench.facts;
+
+CREATE TABLE bench.result (
+	measure		text PRIMARY KEY,
+	baseline	text,
+	median_ms	numeric,
+	baseline_ms numeric,
+	ratio		numeric,
+	target		text,
+	met			boolean,
+	note		text
+);
+
+-- Median wall time of running a query n times (its rows are consumed).
+CREATE FUNCTION bench.median_ms(query text, n integer DEFAULT 5) RETURNS numeric
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	times numeric[] := '{}';
+	started timestamptz;
+	ignored bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM (%s) AS q', query) INTO ignored;	-- warm up
+	FOR i IN 1 .. n LOOP
+		started := clock_timestamp();
+		EXECUTE format('SELECT count(*) FROM (%s) AS q', query) INTO ignored;
+		times := times || (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric;
+	END LOOP;
+	RETURN round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(times) AS t)::numeric, 1);
+END
+$fn$;
+
+CREATE FUNCTION bench.record(measure text, baseline text, ms numeric, base_ms numeric,
+							 target text, met boolean, note text DEFAULT NULL) RETURNS void
+LANGUAGE sql AS $$
+	INSERT INTO bench.result VALUES (measure, baseline, ms, base_ms,
+		CASE WHEN base_ms > 0 THEN round(ms / base_ms, 2) END, target, met, note) $$;
+
+-- The strategy measured: the design's late-delivery rule.
+SELECT compensation.define_strategy('bench_late', $spec${
+	"scenario": "late_delivery", "source": "bench.facts",
+	"keys": {"order": "order_id", "buyer": "buyer_id", "at": "delivered_at",
+			 "value": "order_value", "currency": "currency", "market": "market"},
+	"when": {"all": [
+		{"col": "status", "op": "=", "value": "delivered"},
+		{"any": [
+			{"days": ["promised_at", "delivered_at"], "op": ">=", "value": 3},
+			{"col": "rating", "op": "<=", "value": 2}]}]},
+	"amount": {"type": "percent", "of": "order_value", "rate": 0.10, "min": 2, "max": 20},
+	"instrument": "voucher", "program": "bench", "exclusive": "bench"
+}$spec$) AS v \gset
+SELECT compensation.activate('bench_late');
+
+-- The same rule by hand, as an analyst would write it without the extension.
+CREATE FUNCTION bench.exponent(currency text) RETURNS integer LANGUAGE sql IMMUTABLE
+	RETURN CASE currency WHEN 'JPY' THEN 0 WHEN 'BHD' THEN 3 ELSE 2 END;
+CREATE FUNCTION bench.plpgsql_amount(f bench.facts) RETURNS numeric
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+	e integer := bench.exponent(f.currency);
+	raw numeric;
+BEGIN
+	IF f.status = 'delivered' AND
+	   (floor(extract(epoch FROM f.delivered_at - f.promised_at) / 86400) >= 3 OR f.rating <= 2) THEN
+		raw := round(f.order_value * 0.10, e);
+		RETURN least(greatest(raw, 2), 20);
+	END IF;
+	RETURN NULL;
+END
+$fn$;
+
+\set floor_query 'SELECT market, sum(order_value) FROM bench.facts GROUP BY market'
+\set amount_query 'SELECT market, sum(compensation.amount(''bench_late'', f)) FROM bench.facts AS f GROUP BY market'
+\set case_query 'SELECT market, sum(CASE WHEN status = ''delivered'' AND (floor(extract(epoch FROM delivered_at - promised_at) / 86400) >= 3 OR rating <= 2) THEN least(greatest(round(order_value * 0.10, bench.exponent(currency)), 2), 20) END) FROM bench.facts GROUP BY market'
+\set plpgsql_query 'SELECT market, sum(bench.plpgsql_amount(f)) FROM bench.facts AS f GROUP BY market'
+
+-- All three give the same money, or the comparison means nothing.
+SELECT (SELECT array_agg(s ORDER BY market) FROM (:amount_query) AS a(market, s))
+	 = (SELECT array_agg(s ORDER BY market) FROM (:case_query) AS c(market, s)) AS c_equals_case \gset
+\if :c_equals_case
+\else
+\echo 'bench: compensation.amount() and the hand-written CASE disagree'
+\quit 3
+\endif
+
+-- serial
+SET max_parallel_workers_per_gather = 0;
+SELECT bench.median_ms(:'floor_query') AS floor_ms \gset
+SELECT bench.median_ms(:'amount_query') AS amount_ms \gset
+SELECT bench.median_ms(:'case_query') AS case_ms \gset
+SELECT bench.median_ms(:'plpgsql_query', 3) AS plpgsql_ms \gset
+SELECT bench.median_ms('SELECT market, count(f) FROM bench.facts AS f GROUP BY market') AS wholerow_ms \gset
+SELECT bench.record('amount() summed per market', 'floor: sum(order_value) per market',
+					:amount_ms, :floor_ms, '<= 1.15x', :amount_ms <= 1.15 * :floor_ms,
+					format('passing the row as a record alone (count(f)) takes %s ms', :wholerow_ms));
+SELECT bench.record('amount() summed per market ', 'the rule as SQL CASE',
+					:amount_ms, :case_ms, '< 1x', :amount_ms < :case_ms);
+SELECT bench.record('amount() summed per market  ', 'the rule as PL/pgSQL',
+					:amount_ms, :plpgsql_ms, '< 1x', :amount_ms < :plpgsql_ms);
+
+-- two parallel workers
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SELECT bench.median_ms(:'floor_query') AS floor_par_ms \gset
+SELECT bench.median_ms(:'amount_query') AS amount_par_ms \gset
+SELECT bench.record('amount(), 2 parallel workers', 'floor with 2 workers',
+					:amount_par_ms, :floor_par_ms, '<= 1.15x', :amount_par_ms <= 1.15 * :floor_par_ms,
+					format('serial amount() %s ms', :amount_ms));
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+SET max_parallel_workers_per_gather = 0;
+
+-- 1, 10 and 100 conditions, all evaluated (an "all" whose conditions hold)
+SELECT compensation.define_strategy('bench_n' || n, jsonb_build_object(
+	'scenario', 'conditions', 'source', 'bench.facts', 'instrument', 'points', 'program', 'bench',
+	'keys', jsonb_build_object('order', 'order_id', 'buyer', 'buyer_id', 'at', 'delivered_at',
+							   'currency', 'currency'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
+	'when', jsonb_build_object('all', (SELECT jsonb_agg(jsonb_build_object(
+		'col', 'items', 'op', '>=', 'value', -k)) FROM generate_series(1, n) AS k))))
+  FROM unnest(ARRAY[1, 10, 100]) AS n;
+SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n1'', f, 1)') AS n1_ms \gset
+SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n10'', f, 1)') AS n10_ms \gset
+SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n100'', f, 1)') AS n100_ms \gset
+SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE f IS NOT NULL') AS read_ms \gset
+SELECT bench.record('10 conditions', '1 condition', :n10_ms, :n1_ms, 'linear',
+					(:n10_ms - :read_ms) <= 10 * (:n1_ms - :read_ms),
+					format('per-row cost above reading the rows: 1: %s ms, 10: %s ms', :n1_ms - :read_ms, :n10_ms - :read_ms));
+SELECT bench.record('100 conditions', '1 condition', :n100_ms, :n1_ms, 'linear',
+					(:n100_ms - :read_ms) <= 100 * (:n1_ms - :read_ms),
+					format('per-row cost above reading the rows: 100: %s ms', :n100_ms - :read_ms));

@@ -169,3 +169,26 @@ SELECT * FROM regress.error_of($$SELECT compensation.set_budget('late', '2026-Q4
 SELECT * FROM regress.error_of($$UPDATE compensation.ledger SET amount_minor = 0$$);
 \x off
 RESET ROLE;
+
+-- Planted objects: a temp table shadowing the ledger, and functions and an
+-- operator in a schema ahead of pg_catalog, each of which would fail
+-- loudly if apply ever resolved a name through the caller's search_path.
+CREATE SCHEMA regress_plant;
+CREATE FUNCTION regress_plant.now() RETURNS timestamptz LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'planted now() was called'; END$$;
+CREATE FUNCTION regress_plant.hashtext(text) RETURNS integer LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'planted hashtext() was called'; END$$;
+CREATE FUNCTION regress_plant.texteq_planted(text, text) RETURNS boolean LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'planted = was called'; END$$;
+CREATE OPERATOR regress_plant.= (LEFTARG = text, RIGHTARG = text, FUNCTION = regress_plant.texteq_planted);
+CREATE TEMP TABLE ledger (grant_id bigint);
+GRANT USAGE ON SCHEMA regress_plant TO compensation_applier;
+INSERT INTO public.ex_src VALUES ('h99', 'hb99', '2026-10-20', 10.00, 'EUR', 'DE', true);
+SET search_path = regress_plant, pg_temp, pg_catalog, public;
+SET ROLE compensation_applier;
+SELECT granted FROM compensation.apply('high_prio', '2026-11-20');
+RESET ROLE;
+RESET search_path;
+SELECT count(*) AS high_prio_grants FROM compensation.grants WHERE strategy = 'high_prio';
+SELECT count(*) AS planted_ledger_untouched FROM pg_temp.ledger;
+DROP SCHEMA regress_plant CASCADE;

@@ -213,3 +213,33 @@ SELECT * FROM regress.error_of($$SELECT compensation.amount('seg', r, 1) FROM (S
 SELECT * FROM regress.error_of($$SELECT compensation.amount('seg', r, 1) FROM (SELECT 1 AS id, 42 AS currency, 1 AS value, 'vip' AS segment) r$$);
 SELECT * FROM regress.error_of($$SELECT compensation.eligible('m_i', r, 1) FROM (SELECT 1 AS id, 'x' AS buyer, now() AS at, 'abc'::text AS i) r$$);
 \x off
+
+-- Planner support: a table row is passed as its columns, not as a built
+-- row, and decides exactly as the row would.
+CREATE FUNCTION pg_temp.plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || query LOOP
+		RETURN NEXT regexp_replace(line, '''[0-9]+''::oid', '''<row type>''::oid');
+	END LOOP;
+END $$;
+SELECT pg_temp.plan($$SELECT compensation.amount('seg', r, 1) FROM public.money_rows AS r$$);
+-- a subquery's row is left as it is
+SELECT pg_temp.plan($$SELECT compensation.amount('seg', r, 1) FROM (SELECT * FROM public.money_rows OFFSET 0) AS r$$);
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE compensation.evaluate('seg', r, 1)
+						IS DISTINCT FROM compensation.evaluate('seg', s, 1)) AS differ
+  FROM public.money_rows AS r
+  JOIN (SELECT * FROM public.money_rows OFFSET 0) AS s ON s.id = r.id;
+-- a row null-extended by an outer join is a NULL row, not a row of NULLs
+-- (m_i's "is null" condition would hold for a row of NULLs)
+SELECT x.id, r.id AS facts_id, compensation.eligible('m_i', r, 1) AS eligible,
+	   compensation.evaluate('m_i', r, 1) IS NULL AS decision_is_null
+  FROM (VALUES (1), (99)) AS x(id) LEFT JOIN public.facts AS r ON r.id = x.id
+ ORDER BY x.id;
+-- dropped columns are skipped, and a column added after them is found
+DROP VIEW public.money_view;
+ALTER TABLE public.money_rows DROP COLUMN segment;
+ALTER TABLE public.money_rows ADD COLUMN segment text;
+UPDATE public.money_rows SET segment = 'vip' WHERE id = 8;
+SELECT id, compensation.amount('seg', r, 1) FROM public.money_rows AS r WHERE id BETWEEN 8 AND 10 ORDER BY id;

@@ -11,9 +11,10 @@ SELECT pg_describe_object(classid, objid, objsubid) AS object
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'compensation')
    AND deptype = 'e'
  ORDER BY 1;
--- every function pins its search_path, but the four per-row evaluation
--- functions (a SET clause would save and restore a GUC on every row; they
--- resolve nothing through search_path: see src/sql/40_strategy.sql)
+-- every function pins its search_path, but the per-row evaluation
+-- functions and their *_columns twins (a SET clause would save and restore
+-- a GUC on every row; they resolve nothing through search_path: see
+-- src/sql/40_strategy.sql)
 SELECT p.oid::regprocedure::text AS function_without_pinned_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'compensation'::regnamespace

@@ -309,6 +309,45 @@ evaluate_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decisio
 }
 
 /*
+ * Evaluate the (strategy, version, row type, ctid, column...) arguments of
+ * the *_columns twins that planner_support.c substitutes for a table row.
+ * Returns NULL when the strategy is NULL or the row is missing (NULL ctid:
+ * null-extended by an outer join).
+ */
+static EvaluationCache *
+evaluate_column_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decision)
+{
+	EvaluationCache *cache;
+	bool		has_version = !PG_ARGISNULL(1);
+	int			arg = 4;
+	MemoryContext oldcontext;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return NULL;
+	cache = get_evaluation_cache(fcinfo, PG_GETARG_TEXT_PP(0), has_version,
+								 has_version ? PG_GETARG_INT32(1) : -1,
+								 PG_GETARG_OID(2), -1);
+
+	MemoryContextReset(cache->row_context);
+	oldcontext = MemoryContextSwitchTo(cache->row_context);
+	for (int i = 0; i < cache->row_desc->natts; i++)
+	{
+		if (TupleDescAttr(cache->row_desc, i)->attisdropped || arg >= PG_NARGS())
+		{
+			cache->values[i] = (Datum) 0;
+			cache->nulls[i] = true;
+			continue;
+		}
+		cache->values[i] = PG_GETARG_DATUM(arg);
+		cache->nulls[i] = PG_ARGISNULL(arg);
+		arg++;
+	}
+	evaluate_strategy(cache->spec, cache->values, cache->nulls, want_reasons, decision);
+	MemoryContextSwitchTo(oldcontext);
+	return cache;
+}
+
+/*
  * compensation.eligible(strategy text, facts record, version integer)
  *		-> boolean: the rule holds for the row and an amount can be computed.
  */
@@ -338,6 +377,43 @@ compensation_amount(PG_FUNCTION_ARGS)
 	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(decision.amount_minor, decision.exponent));
 }
 
+/* The compensation.decision row of a decision. */
+static Datum
+decision_datum(FunctionCallInfo fcinfo, EvaluationCache *cache, Decision *decision)
+{
+	TupleDesc	result_desc;
+	Datum		result_values[6];
+	bool		result_nulls[6] = {false, false, false, false, false, false};
+	Datum	   *reasons;
+	int			nreasons;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	result_desc = BlessTupleDesc(result_desc);
+
+	nreasons = list_length(decision->reasons);
+	reasons = palloc(sizeof(Datum) * Max(nreasons, 1));
+	foreach(lc, decision->reasons)
+		reasons[i++] = CStringGetTextDatum((char *) lfirst(lc));
+
+	result_values[0] = BoolGetDatum(decision->eligible);
+	if (decision->eligible)
+	{
+		result_values[1] = NumericGetDatum(int64_div_fast_to_numeric(decision->amount_minor,
+																	 decision->exponent));
+		result_values[2] = CStringGetTextDatum(decision->currency);
+	}
+	else
+		result_nulls[1] = result_nulls[2] = true;
+	result_values[3] = CStringGetTextDatum(cache->spec->instrument);
+	result_values[4] = PointerGetDatum(construct_array(reasons, nreasons, TEXTOID, -1, false,
+													   TYPALIGN_INT));
+	result_values[5] = Int32GetDatum(cache->spec->version);
+	return HeapTupleGetDatum(heap_form_tuple(result_desc, result_values, result_nulls));
+}
+
 /*
  * compensation.evaluate(strategy text, facts record, version integer)
  *		-> compensation.decision (eligible, amount, currency, instrument,
@@ -348,42 +424,51 @@ Datum
 compensation_evaluate(PG_FUNCTION_ARGS)
 {
 	Decision	decision;
-	EvaluationCache *cache;
-	TupleDesc	result_desc;
-	Datum		result_values[6];
-	bool		result_nulls[6] = {false, false, false, false, false, false};
-	Datum	   *reasons;
-	int			nreasons;
-	ListCell   *lc;
-	int			i = 0;
+	EvaluationCache *cache = evaluate_arguments(fcinfo, true, &decision);
 
-	cache = evaluate_arguments(fcinfo, true, &decision);
 	if (cache == NULL)
 		PG_RETURN_NULL();
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	result_desc = BlessTupleDesc(result_desc);
+	PG_RETURN_DATUM(decision_datum(fcinfo, cache, &decision));
+}
 
-	nreasons = list_length(decision.reasons);
-	reasons = palloc(sizeof(Datum) * Max(nreasons, 1));
-	foreach(lc, decision.reasons)
-		reasons[i++] = CStringGetTextDatum((char *) lfirst(lc));
+/*
+ * compensation.eligible_columns / amount_columns / evaluate_columns
+ *		(strategy text, version integer, row type oid, VARIADIC "any": the
+ *		row's ctid, then its columns): what planner_support.c rewrites a call
+ *		with a table row into.  Not meant to be called by hand.
+ */
+PG_FUNCTION_INFO_V1(compensation_eligible_columns);
+Datum
+compensation_eligible_columns(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
 
-	result_values[0] = BoolGetDatum(decision.eligible);
-	if (decision.eligible)
-	{
-		result_values[1] = NumericGetDatum(int64_div_fast_to_numeric(decision.amount_minor,
-																	 decision.exponent));
-		result_values[2] = CStringGetTextDatum(decision.currency);
-	}
-	else
-		result_nulls[1] = result_nulls[2] = true;
-	result_values[3] = CStringGetTextDatum(cache->spec->instrument);
-	result_values[4] = PointerGetDatum(construct_array(reasons, nreasons, TEXTOID, -1, false,
-													   TYPALIGN_INT));
-	result_values[5] = Int32GetDatum(cache->spec->version);
+	if (evaluate_column_arguments(fcinfo, false, &decision) == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(decision.eligible);
+}
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result_values, result_nulls)));
+PG_FUNCTION_INFO_V1(compensation_amount_columns);
+Datum
+compensation_amount_columns(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+
+	if (evaluate_column_arguments(fcinfo, false, &decision) == NULL || !decision.eligible)
+		PG_RETURN_NULL();
+	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(decision.amount_minor, decision.exponent));
+}
+
+PG_FUNCTION_INFO_V1(compensation_evaluate_columns);
+Datum
+compensation_evaluate_columns(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+	EvaluationCache *cache = evaluate_column_arguments(fcinfo, true, &decision);
+
+	if (cache == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(decision_datum(fcinfo, cache, &decision));
 }
 
 /*

@@ -306,10 +306,32 @@ COMMENT ON TYPE compensation.decision IS
 -- every catalog query in the C code is schema-qualified with
 -- OPERATOR(pg_catalog.=), and the row's columns are found by name in its
 -- own row type.
+--
+-- Called with a table row, the planner support function rewrites them into
+-- their *_columns twins, which take the row's columns instead of a
+-- whole-row datum (src/planner_support.c): same decisions, without forming
+-- a tuple per row.
+CREATE FUNCTION compensation.evaluation_support(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'compensation_evaluation_support'
+LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION compensation.eligible_columns(strategy text, version integer, row_type oid, VARIADIC "any")
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'compensation_eligible_columns'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION compensation.amount_columns(strategy text, version integer, row_type oid, VARIADIC "any")
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'compensation_amount_columns'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION compensation.eligible(strategy text, facts record, version integer DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'compensation_eligible'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT compensation.evaluation_support;
 
 COMMENT ON FUNCTION compensation.eligible(text, record, integer) IS
 	'does the strategy (active version, or the one given) compensate this row?';
@@ -317,18 +339,33 @@ COMMENT ON FUNCTION compensation.eligible(text, record, integer) IS
 CREATE FUNCTION compensation.amount(strategy text, facts record, version integer DEFAULT NULL)
 RETURNS numeric
 AS 'MODULE_PATHNAME', 'compensation_amount'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT compensation.evaluation_support;
 
 COMMENT ON FUNCTION compensation.amount(text, record, integer) IS
 	'the compensation for this row in its currency, NULL when not eligible';
 
+CREATE FUNCTION compensation.evaluate_columns(strategy text, version integer, row_type oid, VARIADIC "any")
+RETURNS compensation.decision
+AS 'MODULE_PATHNAME', 'compensation_evaluate_columns'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION compensation.evaluate(strategy text, facts record, version integer DEFAULT NULL)
 RETURNS compensation.decision
 AS 'MODULE_PATHNAME', 'compensation_evaluate'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT compensation.evaluation_support;
 
 COMMENT ON FUNCTION compensation.evaluate(text, record, integer) IS
 	'the full decision for this row: eligible, amount, currency, instrument, reasons, version';
+COMMENT ON FUNCTION compensation.eligible_columns(text, integer, oid, "any") IS
+	'eligible() of a table row, as the planner rewrites it: the row''s ctid and columns instead of the row';
+COMMENT ON FUNCTION compensation.amount_columns(text, integer, oid, "any") IS
+	'amount() of a table row, as the planner rewrites it: the row''s ctid and columns instead of the row';
+COMMENT ON FUNCTION compensation.evaluate_columns(text, integer, oid, "any") IS
+	'evaluate() of a table row, as the planner rewrites it: the row''s ctid and columns instead of the row';
+COMMENT ON FUNCTION compensation.evaluation_support(internal) IS
+	'planner support of eligible/amount/evaluate: passes a table row''s columns instead of the row';
 
 CREATE FUNCTION compensation.in_holdout(strategy text, buyer text, version integer DEFAULT NULL)
 RETURNS boolean

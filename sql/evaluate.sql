@@ -243,3 +243,16 @@ ALTER TABLE public.money_rows DROP COLUMN segment;
 ALTER TABLE public.money_rows ADD COLUMN segment text;
 UPDATE public.money_rows SET segment = 'vip' WHERE id = 8;
 SELECT id, compensation.amount('seg', r, 1) FROM public.money_rows AS r WHERE id BETWEEN 8 AND 10 ORDER BY id;
+
+-- Found by the robustness test: numbers beyond numeric's own range are "too
+-- large" (or the max), never an error; a whole number written 5.0 is one.
+INSERT INTO public.money_rows (id, buyer, at, value, currency) VALUES (17, 'x', now(), 10::numeric ^ 131071, 'EUR');
+SELECT id, (compensation.evaluate('half', r, 1)).reasons[2] AS why_not,
+	   compensation.amount('clamped', r, 1) AS clamped_to_max
+  FROM public.money_rows AS r WHERE id = 17;
+SELECT compensation.define_strategy('prio_5_0', pg_temp.money_spec('{"type": "fixed", "value": 1}') || '{"priority": 5.0}') AS defined;
+SELECT priority FROM compensation.strategies WHERE name = 'prio_5_0';
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.validate_spec(pg_temp.money_spec('{"type": "fixed", "value": 1}') || '{"holdout": 1e-400}')$$);
+SELECT * FROM regress.error_of($$SELECT compensation.validate_spec(pg_temp.money_spec(jsonb_build_object('type', 'fixed', 'value', 10::numeric ^ 131071)))$$);
+\x off

@@ -53,14 +53,24 @@ numeric_from_cstring(const char *text)
 											   Int32GetDatum(-1)));
 }
 
-/* value * 10^exponent, exactly. */
+/* a * b exactly, or NULL when the product overflows numeric itself. */
+Numeric
+numeric_multiply_or_null(Numeric a, Numeric b)
+{
+	bool		overflow = false;
+	Numeric		product = numeric_mul_opt_error(a, b, &overflow);
+
+	return overflow ? NULL : product;
+}
+
+/* value * 10^exponent, exactly; NULL when it overflows numeric. */
 Numeric
 numeric_times_power_of_ten(Numeric value, int exponent)
 {
 	Assert(exponent >= 0 && exponent <= MAX_CURRENCY_EXPONENT);
 	if (exponent == 0)
 		return value;
-	return numeric_mul_opt_error(value, int64_to_numeric(powers_of_ten[exponent]), NULL);
+	return numeric_multiply_or_null(value, int64_to_numeric(powers_of_ten[exponent]));
 }
 
 /*
@@ -74,7 +84,7 @@ numeric_to_minor_units_half_up(Numeric value, int64 *result)
 	static Numeric int64_max = NULL;
 	Numeric		rounded;
 
-	if (numeric_is_nan(value) || numeric_is_inf(value))
+	if (value == NULL || numeric_is_nan(value) || numeric_is_inf(value))
 		return false;
 	/* numeric_round rounds half away from zero: half-up for amounts >= 0 */
 	rounded = DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(value),

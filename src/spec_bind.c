@@ -319,10 +319,14 @@ bind_amount(AmountRule *rule, Binding *binding)
 	/* Everything that depends only on the currency exponent, precomputed. */
 	for (int e = 0; e <= MAX_CURRENCY_EXPONENT; e++)
 	{
-		if (rule->fixed)
-			rule->fixed_minor[e] = numeric_times_power_of_ten(rule->fixed, e);
-		if (rule->rate)
-			rule->rate_minor[e] = numeric_times_power_of_ten(rule->rate, e);
+		if (rule->fixed &&
+			(rule->fixed_minor[e] = numeric_times_power_of_ten(rule->fixed, e)) == NULL)
+			bind_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, psprintf("%s.value", rule->path),
+					   "Give a realistic amount.", "value is too large");
+		if (rule->rate &&
+			(rule->rate_minor[e] = numeric_times_power_of_ten(rule->rate, e)) == NULL)
+			bind_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, psprintf("%s.rate", rule->path),
+					   "Give a realistic rate, such as 0.10.", "rate is too large");
 		rule->min_minor[e] = -1;
 		rule->max_minor[e] = -1;
 		if (rule->min && !numeric_to_minor_units_half_up(numeric_times_power_of_ten(rule->min, e),
@@ -337,8 +341,11 @@ bind_amount(AmountRule *rule, Binding *binding)
 		{
 			AmountTier *tier = &rule->tiers[t];
 
-			if (tier->fixed)
-				tier->fixed_minor[e] = numeric_times_power_of_ten(tier->fixed, e);
+			if (tier->fixed &&
+				(tier->fixed_minor[e] = numeric_times_power_of_ten(tier->fixed, e)) == NULL)
+				bind_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+						   psprintf("%s.tiers[%d].amount", rule->path, t),
+						   "Give a realistic amount.", "amount is too large");
 		}
 	}
 }

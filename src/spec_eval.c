@@ -302,27 +302,32 @@ compute_amount(StrategySpec *spec, Datum *values, bool *nulls, Decision *decisio
 			raw = rule->fixed_minor[exponent];
 			break;
 		case AMOUNT_PERCENT:
-			raw = numeric_mul_opt_error(base, rule->rate_minor[exponent], NULL);
+			raw = numeric_multiply_or_null(base, rule->rate_minor[exponent]);
 			break;
 		case AMOUNT_TIERED:
-			for (int t = 0; t < rule->ntiers && raw == NULL; t++)
 			{
-				AmountTier *tier = &rule->tiers[t];
+				AmountTier *tier = NULL;
 
-				if ((tier->from == NULL || numeric_compare(base, tier->from) >= 0) &&
-					(tier->to == NULL || numeric_compare(base, tier->to) < 0))
-					raw = tier->fixed
-						? tier->fixed_minor[exponent]
-						: numeric_mul_opt_error(numeric_times_power_of_ten(base, exponent),
-												tier->rate, NULL);
+				for (int t = 0; t < rule->ntiers && tier == NULL; t++)
+					if ((rule->tiers[t].from == NULL || numeric_compare(base, rule->tiers[t].from) >= 0) &&
+						(rule->tiers[t].to == NULL || numeric_compare(base, rule->tiers[t].to) < 0))
+						tier = &rule->tiers[t];
+				if (tier == NULL)
+					return psprintf("no amount: no tier for %s = %s",
+									quote_identifier(rule->base.name), numeric_normalize(base));
+				if (tier->fixed)
+					raw = tier->fixed_minor[exponent];
+				else
+				{
+					Numeric		scaled = numeric_times_power_of_ten(base, exponent);
+
+					raw = scaled ? numeric_multiply_or_null(scaled, tier->rate) : NULL;
+				}
+				break;
 			}
-			if (raw == NULL)
-				return psprintf("no amount: no tier for %s = %s",
-								quote_identifier(rule->base.name), numeric_normalize(base));
-			break;
 	}
 
-	if (rule->has_segment)
+	if (rule->has_segment && raw != NULL)
 	{
 		Numeric		multiplier = rule->segment_default;
 		int			index = rule->segment.attindex;
@@ -336,10 +341,11 @@ compute_amount(StrategySpec *spec, Datum *values, bool *nulls, Decision *decisio
 			if (found)
 				multiplier = rule->segment_multipliers[found - rule->segment_keys];
 		}
-		raw = numeric_mul_opt_error(raw, multiplier, NULL);
+		raw = numeric_multiply_or_null(raw, multiplier);
 	}
 
-	if (numeric_is_negative(raw))
+	/* raw is NULL when a product overflowed numeric: too large, like below */
+	if (raw != NULL && numeric_is_negative(raw))
 		return pstrdup("no amount: the computed amount is negative");
 	if (!numeric_to_minor_units_half_up(raw, &minor))
 	{

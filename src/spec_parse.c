@@ -957,8 +957,7 @@ parse_strategy_spec(Jsonb *jsonb)
 			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, "$.holdout",
 					   "\"holdout\" is the fraction of buyers never compensated, from 0 up to but excluding 1, such as 0.05.",
 					   "must be below 1, found %s", numeric_normalize(fraction));
-		spec->holdout = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(fraction)));
-		/* buckets of 1/10000: documented in the README with test vectors */
+		/* buckets of 1/10000 (README); numeric all the way, so 1e-400 is 0 */
 		spec->holdout_buckets = DatumGetInt32(DirectFunctionCall1(numeric_int4,
 																  DirectFunctionCall2(numeric_round,
 																					  NumericGetDatum(numeric_times_power_of_ten(fraction, 4)),

@@ -188,8 +188,7 @@ typedef struct StrategySpec
 	char	   *program;
 	char	   *exclusive;
 	int32		priority;
-	double		holdout;		/* fraction in [0, 1) */
-	int32		holdout_buckets;	/* holdout * 10000, rounded */
+	int32		holdout_buckets;	/* holdout fraction * 10000, rounded */
 
 	/* keys */
 	SpecColumn	key_order;
@@ -251,6 +250,7 @@ extern void evaluate_strategy(StrategySpec *spec, Datum *values, bool *nulls,
 /* money.c */
 extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);
 extern Numeric numeric_times_power_of_ten(Numeric value, int exponent);
+extern Numeric numeric_multiply_or_null(Numeric a, Numeric b);
 extern bool numeric_to_minor_units_half_up(Numeric value, int64 *result);
 extern Numeric numeric_from_cstring(const char *text);
 extern int	numeric_compare(Numeric a, Numeric b);

@@ -74,7 +74,8 @@ BEGIN
 		NEW.source := NEW.spec ->> 'source';
 		NEW.program := NEW.spec ->> 'program';
 		NEW.instrument := NEW.spec ->> 'instrument';
-		NEW.priority := coalesce((NEW.spec ->> 'priority')::integer, 0);
+		-- via numeric: validate_spec accepts a whole number written 5.0
+		NEW.priority := coalesce((NEW.spec ->> 'priority')::numeric::integer, 0);
 		NEW.exclusive_group := coalesce(NEW.spec ->> 'exclusive',
 			'strategy:' OPERATOR(pg_catalog.||)
 			(SELECT s.name FROM compensation.strategy AS s

@@ -45,14 +45,6 @@ numeric_is_negative(Numeric value)
 	return numeric_compare(value, zero) < 0;
 }
 
-Numeric
-numeric_from_cstring(const char *text)
-{
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
-}
-
 /* a * b exactly, or NULL when the product overflows numeric itself. */
 Numeric
 numeric_multiply_or_null(Numeric a, Numeric b)

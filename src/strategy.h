@@ -252,7 +252,6 @@ extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);
 extern Numeric numeric_times_power_of_ten(Numeric value, int exponent);
 extern Numeric numeric_multiply_or_null(Numeric a, Numeric b);
 extern bool numeric_to_minor_units_half_up(Numeric value, int64 *result);
-extern Numeric numeric_from_cstring(const char *text);
 extern int	numeric_compare(Numeric a, Numeric b);
 extern bool numeric_is_negative(Numeric value);
 

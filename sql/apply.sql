@@ -192,3 +192,14 @@ RESET search_path;
 SELECT count(*) AS high_prio_grants FROM compensation.grants WHERE strategy = 'high_prio';
 SELECT count(*) AS planted_ledger_untouched FROM pg_temp.ledger;
 DROP SCHEMA regress_plant CASCADE;
+
+-- Found by the stress test: a spec large enough that parsing it outgrows a
+-- memory block (a 2,000-value "in" list) must not be read after its
+-- memory is freed; test/run runs the server with MALLOC_PERTURB_ set, so
+-- such a read crashes here instead of passing by luck.
+SELECT compensation.define_strategy('big_in', pg_temp.spec(jsonb_build_object('when',
+	jsonb_build_object('col', 'buyer_id', 'op', 'in',
+					   'value', (SELECT jsonb_agg('b' || i) FROM generate_series(1, 2000) AS i))))) AS v,
+	   compensation.activate('big_in');
+SELECT strategy, candidates, granted, skipped_duplicate FROM compensation.apply('big_in', '2026-11-20', dry_run => true);
+SELECT strategy, candidates, granted FROM compensation.apply('big_in', '2026-11-20');

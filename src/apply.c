@@ -15,14 +15,17 @@
  *	- RUN_SIMULATE: an empty ledger and an optional single budget; returns
  *					one row per candidate.
  *
- * Concurrency: a real run first takes a transaction advisory lock on its
- * exclusive group, then locks every budget of its program and quarter
- * (FOR UPDATE, in budget_id order).  Runs that could grant the same order or
- * spend the same budget therefore run one after the other, and each sees
- * what the previous one committed (READ COMMITTED takes a new snapshot for
- * the candidate query, opened after the locks).  The unique constraint on
- * (exclusive_group, order_key) stays the last line of defence.  A run is a
- * single transaction: killed halfway, it leaves nothing.
+ * Concurrency: a real run first takes transaction advisory locks on its
+ * exclusive group and on its program, then locks every budget of its
+ * program and quarter (FOR UPDATE, in budget_id order).  Runs that could
+ * grant the same order, count the same buyer's grants or spend the same
+ * budget therefore run one after the other, and each sees what the
+ * previous one committed (READ COMMITTED takes a new snapshot for the
+ * candidate query, opened after the locks).  apply_all takes all its
+ * strategies' locks first, in the same order (groups, programs, budgets),
+ * so runs never deadlock.  The unique constraint on (exclusive_group,
+ * order_key) stays the last line of defence.  A run is a single
+ * transaction: killed halfway, it leaves nothing.
  *
  * Memory: candidates are read through a cursor in batches; per-row work
  * happens in a context reset at every row.  What grows with the run is the
@@ -1068,8 +1071,18 @@ compensation_apply(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/*
+	 * SPI_connect makes SPI's procedure context current, and SPI_finish
+	 * frees it; the run must outlive it (the result is built from it), so
+	 * allocate in the caller's context.
+	 */
+	{
+		MemoryContext caller_context = CurrentMemoryContext;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		MemoryContextSwitchTo(caller_context);
+	}
 
 	spec = load_strategy(name, false, -1);
 	run = new_run(dry_run ? RUN_DRY : RUN_APPLY, spec, as_of);
@@ -1084,12 +1097,23 @@ compensation_apply(PG_FUNCTION_ARGS)
 		Datum		run_args[4];
 		bool		isnull;
 
-		/* one run at a time per exclusive group, then per budget */
+		/*
+		 * One run at a time per exclusive group, then per program (caps with
+		 * "scope": "program" read every grant of the program), then per
+		 * budget.  apply_all takes the same locks in the same order, all of
+		 * them first, so that runs never wait on each other in a cycle.
+		 */
 		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock("
 								  " pg_catalog.hashtext('compensation.exclusive_group'),"
 								  " pg_catalog.hashtext($1))",
 								  1, lock_types, lock_args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not lock the exclusive group");
+		lock_args[0] = CStringGetTextDatum(spec->program);
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock("
+								  " pg_catalog.hashtext('compensation.program'),"
+								  " pg_catalog.hashtext($1))",
+								  1, lock_types, lock_args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the program");
 		run_args[0] = Int32GetDatum(spec->strategy_id);
 		run_args[1] = Int32GetDatum(spec->version);
 		run_args[2] = TimestampTzGetDatum(as_of);

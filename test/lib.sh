@@ -86,6 +86,7 @@ comp_cluster_start() {
 		-E UTF8 --locale=C.UTF-8 >/dev/null
 	local options="-k $COMP_CLUSTER_DIR -c listen_addresses= -p 5432 -c fsync=off \
 		-c shared_preload_libraries=pg_cron -c cron.database_name=postgres \
+		-c cron.host=$COMP_CLUSTER_DIR \
 		-c max_worker_processes=16 -c log_min_messages=warning $*"
 	if [ "${COMPENSATION_VALGRIND:-}" = 1 ]; then
 		# Every backend runs under valgrind; comp_server_crashed() reports
@@ -100,7 +101,10 @@ comp_cluster_start() {
 			sleep 0.5
 		done
 	else
-		comp_as_owner pg_ctl -D "$COMP_PGDATA" -l "$COMP_PGLOG" -w -t 120 -o "$options" start >/dev/null
+		# MALLOC_PERTURB_ fills freed memory, so that a use of memory after
+		# its context was freed crashes the test instead of passing by luck.
+		comp_as_owner env ${COMP_MALLOC_PERTURB:+MALLOC_PERTURB_=$COMP_MALLOC_PERTURB} \
+			pg_ctl -D "$COMP_PGDATA" -l "$COMP_PGLOG" -w -t 120 -o "$options" start >/dev/null
 	fi
 	export PGHOST=$COMP_CLUSTER_DIR PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
 	export COMP_CLUSTER_DIR COMP_PGDATA COMP_PGLOG	# for test/shell/*.sh

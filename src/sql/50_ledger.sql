@@ -229,6 +229,26 @@ BEGIN
 				  HINT = 'Call compensation.apply_all() for now, or give a timestamp.';
 	END IF;
 	BEGIN
+		-- Every lock the runs will take, first and in apply()'s order
+		-- (exclusive groups, programs, budgets), so that apply_all and
+		-- single applies never wait on each other in a cycle.
+		IF NOT dry_run THEN
+			PERFORM pg_catalog.pg_advisory_xact_lock(
+						pg_catalog.hashtext('compensation.exclusive_group'), pg_catalog.hashtext(g))
+			   FROM (SELECT DISTINCT s.exclusive AS g FROM compensation.strategies AS s
+					  WHERE s.status OPERATOR(pg_catalog.=) 'active' ORDER BY 1) AS groups;
+			PERFORM pg_catalog.pg_advisory_xact_lock(
+						pg_catalog.hashtext('compensation.program'), pg_catalog.hashtext(p))
+			   FROM (SELECT DISTINCT s.program AS p FROM compensation.strategies AS s
+					  WHERE s.status OPERATOR(pg_catalog.=) 'active' ORDER BY 1) AS programs;
+			PERFORM 1 FROM compensation.budget AS b
+			  WHERE b.quarter OPERATOR(pg_catalog.=)
+					compensation.quarter(as_of, coalesce(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1))
+				AND b.program IN (SELECT s.program FROM compensation.strategies AS s
+								   WHERE s.status OPERATOR(pg_catalog.=) 'active')
+			  ORDER BY b.budget_id
+				FOR UPDATE;
+		END IF;
 		FOR strategy_name IN
 			SELECT s.name FROM compensation.strategies AS s
 			 WHERE s.status OPERATOR(pg_catalog.=) 'active'

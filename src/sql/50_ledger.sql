@@ -231,8 +231,9 @@ BEGIN
 	BEGIN
 		-- Every lock the runs will take, first and in apply()'s order
 		-- (exclusive groups, programs, budgets), so that apply_all and
-		-- single applies never wait on each other in a cycle.
-		IF NOT dry_run THEN
+		-- single applies never wait on each other in a cycle.  A dry run
+		-- too: it runs the real applies, only to roll them back.
+		BEGIN
 			PERFORM pg_catalog.pg_advisory_xact_lock(
 						pg_catalog.hashtext('compensation.exclusive_group'), pg_catalog.hashtext(g))
 			   FROM (SELECT DISTINCT s.exclusive AS g FROM compensation.strategies AS s
@@ -248,7 +249,7 @@ BEGIN
 								   WHERE s.status OPERATOR(pg_catalog.=) 'active')
 			  ORDER BY b.budget_id
 				FOR UPDATE;
-		END IF;
+		END;
 		FOR strategy_name IN
 			SELECT s.name FROM compensation.strategies AS s
 			 WHERE s.status OPERATOR(pg_catalog.=) 'active'

@@ -15,10 +15,9 @@
 # another group, a fourth another program with a holdout and no notify.
 # The "delivery" program has an all-markets budget and a market budget.
 #
-# Errors that a scheduler retries (deadlock_detected 40P01 — apply_all holds
-# one group's budget while it waits for the next group, which a lone apply
-# of that group may hold while it waits for the budget — and
-# serialization_failure 40001) are retried by pgbench (--max-tries) and
+# Runs take their locks in one global order (groups, programs, budgets;
+# apply_all all of them first), so a deadlock (40P01) is a failure.
+# serialization_failure (40001) is retried by pgbench (--max-tries) and
 # counted; any other error aborts a client and fails the test.
 #
 # Then the invariants, each a failure when broken:
@@ -206,6 +205,7 @@ for name in "${names[@]}"; do
 	fi
 	f=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$out")
 	failed=$((failed + ${f:-0}))
+	[ "$d" -eq 0 ] || problem "$d deadlocks in $name: runs must lock in one global order"
 	t=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$out")
 	transactions=$((transactions + ${t:-0}))
 	if [ -z "$t" ]; then

@@ -361,7 +361,7 @@ prepare(const char *query, int nargs, Oid *argtypes)
 	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
 
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		elog(ERROR, "unexpected SPI_prepare failure for \"%s\": %s", query, SPI_result_code_string(SPI_result));
 	return plan;
 }
 
@@ -1069,7 +1069,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 				 errmsg("as_of must be a finite timestamp"),
 				 errhint("Omit it to apply as of now().")));
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+		elog(ERROR, "unexpected return type: not a row type");
 
 	/*
 	 * SPI_connect makes SPI's procedure context current, and SPI_finish
@@ -1080,7 +1080,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 		MemoryContext caller_context = CurrentMemoryContext;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+			elog(ERROR, "unexpected SPI_connect failure");
 		MemoryContextSwitchTo(caller_context);
 	}
 
@@ -1107,13 +1107,13 @@ compensation_apply(PG_FUNCTION_ARGS)
 								  " pg_catalog.hashtext('compensation.exclusive_group'),"
 								  " pg_catalog.hashtext($1))",
 								  1, lock_types, lock_args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the exclusive group");
+			elog(ERROR, "unexpected failure locking the exclusive group");
 		lock_args[0] = CStringGetTextDatum(spec->program);
 		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock("
 								  " pg_catalog.hashtext('compensation.program'),"
 								  " pg_catalog.hashtext($1))",
 								  1, lock_types, lock_args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the program");
+			elog(ERROR, "unexpected failure locking the program");
 		run_args[0] = Int32GetDatum(spec->strategy_id);
 		run_args[1] = Int32GetDatum(spec->version);
 		run_args[2] = TimestampTzGetDatum(as_of);
@@ -1121,7 +1121,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args("INSERT INTO compensation.run (strategy_id, version, as_of, quarter)"
 								  " VALUES ($1, $2, $3, $4) RETURNING run_id",
 								  4, run_types, run_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not record the run");
+			elog(ERROR, "unexpected failure recording the run");
 		run->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		prepare_writes(run);
 	}
@@ -1154,7 +1154,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 									  "       updated_at = pg_catalog.now()"
 									  " WHERE budget_id OPERATOR(pg_catalog.=) $1",
 									  2, budget_types, budget_args, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update budget " INT64_FORMAT, run->budgets[i].budget_id);
+				elog(ERROR, "unexpected failure updating budget " INT64_FORMAT, run->budgets[i].budget_id);
 		}
 		done_args[0] = Int64GetDatum(run->run_id);
 		done_args[1] = Int64GetDatum(run->candidates);
@@ -1172,7 +1172,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 								  "       skipped_duplicate = $8, skipped_currency = $9"
 								  " WHERE run_id OPERATOR(pg_catalog.=) $1",
 								  9, done_types, done_args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not finish the run");
+			elog(ERROR, "unexpected failure finishing the run");
 	}
 	if (run->rows_read > 0 && TimestampDifferenceExceeds(GetCurrentTransactionStartTimestamp(),
 														 GetCurrentTimestamp(), PROGRESS_INTERVAL_MS))
@@ -1244,7 +1244,7 @@ compensation_simulate(PG_FUNCTION_ARGS)
 	per_query = rsinfo->econtext->ecxt_per_query_memory;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "unexpected SPI_connect failure");
 	oldcontext = MemoryContextSwitchTo(per_query);
 	spec = load_strategy(text_to_cstring(PG_GETARG_TEXT_PP(0)), !PG_ARGISNULL(4),
 						 PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4));

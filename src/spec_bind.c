@@ -362,7 +362,7 @@ load_currencies(StrategySpec *spec)
 	int			ret;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "unexpected SPI_connect failure");
 	ret = SPI_execute("SELECT code::text, minor_unit FROM compensation.currency ORDER BY code",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)

@@ -114,7 +114,7 @@ load_strategy(const char *name, bool has_version, int32 version)
 	args[1] = Int32GetDatum(version);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "unexpected SPI_connect failure");
 	ret = SPI_execute_with_args(
 								"SELECT v.version, v.spec, s.holdout_salt, v.strategy_id, v.status,"
 								"       v.exclusive_group, lower(v.valid), upper(v.valid)"
@@ -390,7 +390,7 @@ decision_datum(FunctionCallInfo fcinfo, EvaluationCache *cache, Decision *decisi
 	int			i = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+		elog(ERROR, "unexpected return type: not a row type");
 	result_desc = BlessTupleDesc(result_desc);
 
 	nreasons = list_length(decision->reasons);

@@ -178,6 +178,10 @@ typedef struct RunState
 	SPIPlanPtr	outbox_plan;
 	SPIPlanPtr	holdout_plan;
 
+	/* the current row, deformed with spec->tupdesc */
+	Datum	   *values;
+	bool	   *nulls;
+
 	/* simulate's result */
 	Tuplestorestate *tuplestore;
 	TupleDesc	result_desc;
@@ -902,58 +906,16 @@ decide(RunState *run, Datum *values, bool *nulls, int granted_index)
 }
 
 /*
- * run_strategy
- *		Walk the candidates with at in [from, to) and at <= as_of.
+ * Read one candidate query through a cursor and decide every row.  The
+ * query's last column says whether the order is already granted in the
+ * group (simulations have none).
  */
 static void
-run_strategy(RunState *run, TimestampTz from, TimestampTz to)
+run_query(RunState *run, const char *query, Datum *args, bool has_granted_column)
 {
 	StrategySpec *spec = run->spec;
-	const char *at_column = quote_identifier(spec->key_at.name);
-	const char *order_column = quote_identifier(spec->key_order.name);
-	StringInfoData query;
 	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[4];
-	Portal		portal;
-	bool		bound = false;
-	int			granted_index = -1;
-	Datum	   *values = NULL;
-	bool	   *nulls = NULL;
-	ErrorContextCallback errcallback;
-
-	/*
-	 * The orders already granted in the group come from a join the planner
-	 * can hash, rather than an index probe per candidate; the unique
-	 * constraint on (exclusive_group, order_key) means it never duplicates a
-	 * source row.
-	 */
-	initStringInfo(&query);
-	appendStringInfo(&query, "SELECT s.*");
-	if (run->mode != RUN_SIMULATE)
-		appendStringInfo(&query, ", g.order_key IS NOT NULL AS compensation_already_granted");
-	appendStringInfo(&query, "  FROM %s AS s", quoted_source(spec));
-	if (run->mode != RUN_SIMULATE)
-		appendStringInfo(&query,
-						 "  LEFT JOIN (SELECT l.order_key FROM compensation.ledger AS l"
-						 "              WHERE l.exclusive_group OPERATOR(pg_catalog.=) $1) AS g"
-						 "    ON g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text",
-						 order_column);
-	appendStringInfo(&query,
-					 " WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
-					 "   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL"
-					 " ORDER BY s.%s, s.%s",
-					 at_column, at_column, at_column, at_column, order_column);
-	args[0] = CStringGetTextDatum(spec->exclusive_group);
-	args[1] = TimestampTzGetDatum(from);
-	args[2] = TimestampTzGetDatum(to);
-	args[3] = TimestampTzGetDatum(run->as_of);
-
-	portal = SPI_cursor_open_with_args(NULL, query.data, 4, argtypes, args, NULL, false, 0);
-
-	errcallback.callback = run_error_context;
-	errcallback.arg = run;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
+	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, NULL, false, 0);
 
 	for (;;)
 	{
@@ -965,19 +927,17 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 		nrows = SPI_processed;
 		if (nrows == 0)
 			break;
-		if (!bound)
+		if (run->values == NULL)
 		{
+			/* bind once: every query of a run returns the same columns */
 			MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
 			TupleDesc	desc = CreateTupleDescCopy(batch->tupdesc);
 
 			load_currencies(spec);
 			bind_strategy_spec(spec, desc, psprintf("source %s", spec->source), true);
-			if (run->mode != RUN_SIMULATE)
-				granted_index = desc->natts - 1;
-			values = palloc(sizeof(Datum) * desc->natts);
-			nulls = palloc(sizeof(bool) * desc->natts);
+			run->values = palloc(sizeof(Datum) * desc->natts);
+			run->nulls = palloc(sizeof(bool) * desc->natts);
 			MemoryContextSwitchTo(oldcontext);
-			bound = true;
 		}
 		for (uint64 i = 0; i < nrows; i++)
 		{
@@ -987,16 +947,74 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 			run->rows_read++;
 			MemoryContextReset(run->row_context);
 			oldcontext = MemoryContextSwitchTo(run->row_context);
-			heap_deform_tuple(batch->vals[i], spec->tupdesc, values, nulls);
-			decide(run, values, nulls, granted_index);
+			heap_deform_tuple(batch->vals[i], spec->tupdesc, run->values, run->nulls);
+			decide(run, run->values, run->nulls,
+				   has_granted_column ? spec->tupdesc->natts - 1 : -1);
 			MemoryContextSwitchTo(oldcontext);
 			if ((run->rows_read & 1023) == 0)
 				report_progress(run, false);
 		}
 		SPI_freetuptable(batch);
 	}
-	error_context_stack = errcallback.previous;
 	SPI_cursor_close(portal);
+}
+
+/*
+ * run_strategy
+ *		Walk the candidates with at in [from, to) and at <= as_of.
+ *
+ * Against a ledger, in two passes.  Rows whose order is already granted in
+ * the group can only be counted as duplicates, whatever their order, so the
+ * first pass reads them unsorted (a join the planner can hash); the second
+ * reads the others, anti-joined and in (at, order key) order.  A scheduled
+ * run that finds little new sorts little.
+ */
+static void
+run_strategy(RunState *run, TimestampTz from, TimestampTz to)
+{
+	StrategySpec *spec = run->spec;
+	const char *at_column = quote_identifier(spec->key_at.name);
+	const char *order_column = quote_identifier(spec->key_order.name);
+	char	   *source = quoted_source(spec);
+	char	   *window;
+	char	   *group_orders;
+	Datum		args[4];
+	ErrorContextCallback errcallback;
+
+	window = psprintf(" WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
+					  "   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL",
+					  at_column, at_column, at_column);
+	group_orders = psprintf("(SELECT l.order_key FROM compensation.ledger AS l"
+							"  WHERE l.exclusive_group OPERATOR(pg_catalog.=) $1) AS g"
+							"  ON g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text",
+							order_column);
+	args[0] = CStringGetTextDatum(spec->exclusive_group);
+	args[1] = TimestampTzGetDatum(from);
+	args[2] = TimestampTzGetDatum(to);
+	args[3] = TimestampTzGetDatum(run->as_of);
+
+	errcallback.callback = run_error_context;
+	errcallback.arg = run;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	if (run->mode == RUN_SIMULATE)
+		run_query(run, psprintf("SELECT s.* FROM %s AS s%s ORDER BY s.%s, s.%s",
+								source, window, at_column, order_column),
+				  args, false);
+	else
+	{
+		run_query(run, psprintf("SELECT s.*, true AS compensation_already_granted"
+								"  FROM %s AS s JOIN %s%s",
+								source, group_orders, window),
+				  args, true);
+		run_query(run, psprintf("SELECT s.*, false AS compensation_already_granted"
+								"  FROM %s AS s LEFT JOIN %s%s AND g.order_key IS NULL"
+								" ORDER BY s.%s, s.%s",
+								source, group_orders, window, at_column, order_column),
+				  args, true);
+	}
+	error_context_stack = errcallback.previous;
 }
 
 static RunState *

@@ -100,10 +100,10 @@ SELECT bench.median_ms(:'floor_query') AS floor_ms \gset
 SELECT bench.median_ms(:'amount_query') AS amount_ms \gset
 SELECT bench.median_ms(:'case_query') AS case_ms \gset
 SELECT bench.median_ms(:'plpgsql_query', 3) AS plpgsql_ms \gset
-SELECT bench.median_ms('SELECT market, count(f) FROM bench.facts AS f GROUP BY market') AS wholerow_ms \gset
+SELECT bench.median_ms('SELECT market, sum(compensation.amount(''bench_late'', f)) FROM (SELECT * FROM bench.facts OFFSET 0) AS f GROUP BY market') AS amount_record_ms \gset
 SELECT bench.record('amount() summed per market', 'floor: sum(order_value) per market',
 					:amount_ms, :floor_ms, '<= 1.15x', :amount_ms <= 1.15 * :floor_ms,
-					format('passing the row as a record alone (count(f)) takes %s ms', :wholerow_ms));
+					format('the same through a subquery, so that the row is built as a record: %s ms', :amount_record_ms));
 SELECT bench.record('amount() summed per market ', 'the rule as SQL CASE',
 					:amount_ms, :case_ms, '< 1x', :amount_ms < :case_ms);
 SELECT bench.record('amount() summed per market  ', 'the rule as PL/pgSQL',
@@ -137,7 +137,11 @@ SELECT compensation.define_strategy('bench_n' || n, jsonb_build_object(
 SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n1'', f, 1)') AS n1_ms \gset
 SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n10'', f, 1)') AS n10_ms \gset
 SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n100'', f, 1)') AS n100_ms \gset
-SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE f IS NOT NULL') AS read_ms \gset
+-- reading the rows as eligible() does after the planner rewrite: every
+-- column passed to a function
+SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS all_columns
+  FROM pg_attribute WHERE attrelid = 'bench.facts'::regclass AND attnum > 0 AND NOT attisdropped \gset
+SELECT bench.median_ms(format('SELECT count(*) FROM bench.facts WHERE num_nonnulls(%s) >= 0', :'all_columns')) AS read_ms \gset
 SELECT bench.record('10 conditions', '1 condition', :n10_ms, :n1_ms, 'linear',
 					(:n10_ms - :read_ms) <= 10 * (:n1_ms - :read_ms),
 					format('per-row cost above reading the rows: 1: %s ms, 10: %s ms', :n1_ms - :read_ms, :n10_ms - :read_ms));

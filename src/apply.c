@@ -590,15 +590,10 @@ breaks_cap(RunState *run, const char *buyer, TimestampTz at, int64 amount_minor,
 		}
 		if (c == 0 && count + 1 > cap->max_count)
 			return true;
-		if (c == 1)
-		{
-			int64		max_minor;
-
-			/* the cap is in the major unit of the candidate's currency */
-			if (numeric_to_minor_units_half_up(numeric_times_power_of_ten(cap->max_amount, exponent),
-											   &max_minor) && amount > max_minor)
-				return true;
-		}
+		/* the amount cap is in the major unit of the candidate's currency */
+		if (c == 1 && cap->max_amount_minor[exponent] >= 0 &&
+			amount > cap->max_amount_minor[exponent])
+			return true;
 	}
 	return false;
 }

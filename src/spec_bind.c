@@ -434,5 +434,12 @@ bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_
 
 	bind_condition(spec->when, binding);
 	bind_amount(&spec->amount, binding);
+
+	/* the amount cap in minor units per exponent; too large to hold: no limit */
+	if (spec->cap_amount.present)
+		for (int e = 0; e <= MAX_CURRENCY_EXPONENT; e++)
+			if (!numeric_to_minor_units_half_up(numeric_times_power_of_ten(spec->cap_amount.max_amount, e),
+												&spec->cap_amount.max_amount_minor[e]))
+				spec->cap_amount.max_amount_minor[e] = -1;
 	spec->tupdesc = tupdesc;
 }

@@ -160,6 +160,7 @@ typedef struct CapRule
 	bool		present;
 	int64		max_count;		/* per_buyer_count */
 	Numeric		max_amount;		/* per_buyer_amount, major units */
+	int64		max_amount_minor[MAX_CURRENCY_EXPONENT + 1];	/* bound; -1: no limit */
 	bool		window_is_quarter;	/* "quarter": the candidate's quarter */
 	Interval	window;			/* otherwise (at - window, at] */
 	bool		program_scope;	/* count every strategy of the program */

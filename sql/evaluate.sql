@@ -231,6 +231,38 @@ SELECT count(*) AS rows,
 						IS DISTINCT FROM compensation.evaluate('seg', s, 1)) AS differ
   FROM public.money_rows AS r
   JOIN (SELECT * FROM public.money_rows OFFSET 0) AS s ON s.id = r.id;
+-- Only the columns the version reads are passed.  A prepared statement is
+-- planned again when the strategy changes, so that it passes the columns of
+-- the version now in force (version 2 reads "note").
+CREATE TABLE public.prune_rows (id integer, buyer text, at timestamptz, value numeric,
+								currency text, note text);
+INSERT INTO public.prune_rows VALUES (1, 'b1', now(), 100, 'EUR', 'late'), (2, 'b2', now(), 100, 'EUR', NULL);
+CREATE FUNCTION pg_temp.prune_spec(rule jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+SELECT jsonb_build_object(
+	'scenario', 'money', 'source', 'public.prune_rows', 'instrument', 'cash_back', 'program', 'regress',
+	'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at', 'currency', 'currency'),
+	'when', rule, 'amount', '{"type": "fixed", "value": 1}'::jsonb) $$;
+SELECT compensation.define_strategy('prune', pg_temp.prune_spec('{"col": "id", "op": ">=", "value": 1}'));
+SELECT compensation.activate('prune');
+PREPARE prune_amounts AS SELECT id, compensation.amount('prune', r) FROM public.prune_rows AS r ORDER BY id;
+EXECUTE prune_amounts;
+SELECT pg_temp.plan($$SELECT compensation.amount('prune', r) FROM public.prune_rows AS r$$);
+SELECT compensation.define_strategy('prune', pg_temp.prune_spec('{"col": "note", "op": "is not null"}'));
+SELECT compensation.activate('prune');
+EXECUTE prune_amounts;
+SELECT pg_temp.plan($$SELECT compensation.amount('prune', r) FROM public.prune_rows AS r$$);
+DEALLOCATE prune_amounts;
+-- the twins check what they are given: a hand-written call can not make a
+-- value be read as another type, nor leave out a column the version reads
+-- (which is also what a version activated between planning and running
+-- would meet)
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, '{1,5}', r.ctid, r.buyer, r.currency) FROM public.prune_rows AS r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, '{1,5}', r.ctid, r.id) FROM public.prune_rows AS r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, ARRAY[r.id::int2], r.ctid, r.id) FROM public.prune_rows AS r$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, '{1,5}', r.ctid, r.id, r.currency) FROM public.prune_rows AS r$$);
+\x off
 -- a row null-extended by an outer join is a NULL row, not a row of NULLs
 -- (m_i's "is null" condition would hold for a row of NULLs)
 SELECT x.id, r.id AS facts_id, compensation.eligible('m_i', r, 1) AS eligible,

@@ -1097,7 +1097,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(caller_context);
 	}
 
-	spec = load_strategy(name, false, -1);
+	spec = load_strategy(name, false, -1, false);
 	run = new_run(dry_run ? RUN_DRY : RUN_APPLY, spec, as_of);
 	run->quarter = quarter_of_timestamp(as_of, compensation_fiscal_start_month);
 	format_quarter(run->quarter, run->quarter_label);
@@ -1260,7 +1260,7 @@ compensation_simulate(PG_FUNCTION_ARGS)
 		elog(ERROR, "unexpected SPI_connect failure");
 	oldcontext = MemoryContextSwitchTo(per_query);
 	spec = load_strategy(text_to_cstring(PG_GETARG_TEXT_PP(0)), !PG_ARGISNULL(4),
-						 PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4));
+						 PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4), false);
 	run = new_run(RUN_SIMULATE, spec, to - 1);
 	MemoryContextSwitchTo(oldcontext);
 	run->tuplestore = rsinfo->setResult;

@@ -9,11 +9,18 @@
  * the function to deform it again; that costs more than the rule itself.
  * When the row argument is the whole-row Var of a plain table, the
  * SupportRequestSimplify handler rewrites the call into its *_columns twin,
- * which takes the row type, the row's ctid and every column as separate
- * arguments.  Same row type, same names, same values: the strategy binds
- * and decides exactly as before.  The ctid keeps one difference away: a
- * row null-extended by an outer join passes a NULL ctid, and the twin then
- * returns NULL as the original does for a NULL row.
+ * which takes the row type, the row's ctid and the columns the strategy
+ * reads as separate arguments.  Same row type, same names, same values:
+ * the strategy binds and decides exactly as before.  The ctid keeps one
+ * difference away: a row null-extended by an outer join passes a NULL
+ * ctid, and the twin then returns NULL as the original does for a NULL row.
+ *
+ * When the strategy (and version) are constants, only the columns that
+ * version reads are passed, so the scan deforms no more than it needs.  The
+ * strategy tables then join the plan's dependencies: their statement
+ * trigger sends a relcache invalidation, which also replans cached plans,
+ * so a prepared statement never runs with the columns of a version that is
+ * no longer in force (the twin checks it anyway).
  *
  * Only rewrites what it can prove equivalent; anything else (records,
  * subqueries, views, outer references, very wide rows) is left alone.
@@ -32,11 +39,68 @@
 #include "nodes/supportnodes.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/typcache.h"
 
-/* Leaves room under FUNC_MAX_ARGS for strategy, version, row type, ctid. */
-#define MAX_REWRITTEN_COLUMNS (FUNC_MAX_ARGS - 4)
+#include "strategy.h"
+
+/* Leaves room under FUNC_MAX_ARGS for strategy, version, row type, attnums, ctid. */
+#define MAX_REWRITTEN_COLUMNS (FUNC_MAX_ARGS - 5)
+
+/*
+ * columns_read_by
+ *		The names of the columns the strategy version reads, when the
+ *		strategy and version are constants and the version exists; NIL
+ *		otherwise (then every column is passed, and evaluation raises the
+ *		errors).  Adds the strategy tables to the plan's dependencies.
+ */
+static List *
+columns_read_by(PlannerInfo *root, Node *strategy_arg, Node *version_arg)
+{
+	Const	   *strategy = (Const *) strategy_arg;
+	Const	   *version = (Const *) version_arg;
+	MemoryContext spec_context;
+	MemoryContext oldcontext;
+	StrategySpec *spec;
+	List	   *names = NIL;
+	ListCell   *lc;
+	Oid			namespace;
+
+	if (!IsA(strategy, Const) || strategy->constisnull || !IsA(version, Const))
+		return NIL;
+
+	spec_context = AllocSetContextCreate(CurrentMemoryContext, "compensation planner spec",
+										 ALLOCSET_SMALL_SIZES);
+	oldcontext = MemoryContextSwitchTo(spec_context);
+	spec = load_strategy(TextDatumGetCString(strategy->constvalue), !version->constisnull,
+						 version->constisnull ? -1 : DatumGetInt32(version->constvalue), true);
+	MemoryContextSwitchTo(oldcontext);
+	if (spec != NULL)
+		foreach(lc, strategy_columns_read(spec))
+			names = lappend(names, pstrdup(((SpecColumn *) lfirst(lc))->name));
+	MemoryContextDelete(spec_context);
+
+	namespace = get_namespace_oid("compensation", false);
+	root->glob->relationOids = lappend_oid(root->glob->relationOids,
+										   get_relname_relid("strategy", namespace));
+	root->glob->relationOids = lappend_oid(root->glob->relationOids,
+										   get_relname_relid("strategy_version", namespace));
+	return names;
+}
+
+static bool
+name_in_list(const char *name, List *names)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(name, (char *) lfirst(lc)) == 0)
+			return true;
+	return false;
+}
 
 /*
  * compensation.evaluation_support(internal) -> internal
@@ -53,10 +117,15 @@ compensation_evaluation_support(PG_FUNCTION_ARGS)
 	RangeTblEntry *rte;
 	char		relkind;
 	TupleDesc	tupdesc;
+	List	   *names;
+	bool		prune;
+	List	   *columns = NIL;
+	List	   *attnums = NIL;
+	Datum	   *attnum_datums;
+	ListCell   *lc;
 	List	   *args;
-	int			ncolumns = 0;
 	char	   *twin_name;
-	Oid			twin_argtypes[4] = {TEXTOID, INT4OID, OIDOID, ANYOID};
+	Oid			twin_argtypes[5] = {TEXTOID, INT4OID, OIDOID, INT2ARRAYOID, ANYOID};
 	Oid			twin;
 	FuncExpr   *rewritten;
 
@@ -81,29 +150,54 @@ compensation_evaluation_support(PG_FUNCTION_ARGS)
 	if (row->vartype != get_rel_type_id(rte->relid))
 		PG_RETURN_POINTER(NULL);
 
-	args = list_make3(linitial(call->args), lthird(call->args),
-					  makeConst(OIDOID, -1, InvalidOid, sizeof(Oid),
-								ObjectIdGetDatum(row->vartype), false, true));
-	args = lappend(args, makeVar(row->varno, SelfItemPointerAttributeNumber, TIDOID, -1,
-								 InvalidOid, 0));
+	/*
+	 * Pass the columns the strategy reads if they are all there; otherwise
+	 * every column, and evaluation reports what is missing as it always did.
+	 */
 	tupdesc = lookup_rowtype_tupdesc(row->vartype, -1);
+	names = columns_read_by(req->root, linitial(call->args), lthird(call->args));
+	prune = names != NIL;
+	foreach(lc, names)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < tupdesc->natts && !found; i++)
+			found = !TupleDescAttr(tupdesc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname), (char *) lfirst(lc)) == 0;
+		prune &= found;
+	}
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
 
-		if (attr->attisdropped)
+		if (attr->attisdropped || (prune && !name_in_list(NameStr(attr->attname), names)))
 			continue;
-		args = lappend(args, makeVar(row->varno, attr->attnum, attr->atttypid,
-									 attr->atttypmod, attr->attcollation, 0));
-		ncolumns++;
+		columns = lappend(columns, makeVar(row->varno, attr->attnum, attr->atttypid,
+										   attr->atttypmod, attr->attcollation, 0));
+		attnums = lappend_int(attnums, attr->attnum);
 	}
 	ReleaseTupleDesc(tupdesc);
-	if (ncolumns > MAX_REWRITTEN_COLUMNS)
+	if (list_length(columns) > MAX_REWRITTEN_COLUMNS)
 		PG_RETURN_POINTER(NULL);
+
+	attnum_datums = palloc(sizeof(Datum) * Max(list_length(attnums), 1));
+	foreach(lc, attnums)
+		attnum_datums[foreach_current_index(lc)] = Int16GetDatum((int16) lfirst_int(lc));
+	args = list_make3(linitial(call->args), lthird(call->args),
+					  makeConst(OIDOID, -1, InvalidOid, sizeof(Oid),
+								ObjectIdGetDatum(row->vartype), false, true));
+	args = lappend(args, makeConst(INT2ARRAYOID, -1, InvalidOid, -1,
+								   PointerGetDatum(construct_array(attnum_datums, list_length(attnums),
+																   INT2OID, sizeof(int16), true,
+																   TYPALIGN_SHORT)),
+								   false, false));
+	args = lappend(args, makeVar(row->varno, SelfItemPointerAttributeNumber, TIDOID, -1,
+								 InvalidOid, 0));
+	args = list_concat(args, columns);
 
 	twin_name = psprintf("%s_columns", get_func_name(call->funcid));
 	twin = LookupFuncName(list_make2(makeString("compensation"), makeString(twin_name)),
-						  4, twin_argtypes, true);
+						  5, twin_argtypes, true);
 	if (!OidIsValid(twin))
 		PG_RETURN_POINTER(NULL);
 

@@ -198,19 +198,37 @@ convert_scalar(SpecScalar *scalar, SpecColumn *column, const char *path, Binding
 	return result;
 }
 
-typedef struct SortContext
-{
-	FmgrInfo   *cmp;
-	Oid			collation;
-} SortContext;
-
 static int
-compare_datums(const void *a, const void *b, void *arg)
+compare_constants(const void *a, const void *b, void *arg)
 {
-	SortContext *cxt = (SortContext *) arg;
+	return condition_compare((Condition *) arg, *(const Datum *) a, *(const Datum *) b);
+}
 
-	return DatumGetInt32(FunctionCall2Coll(cxt->cmp, cxt->collation,
-										   *(const Datum *) a, *(const Datum *) b));
+/* The fastest way to compare c's column with its constants; see strategy.h. */
+static CompareMethod
+choose_compare_method(Condition *c)
+{
+	switch (c->column.typid)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return COMPARE_INT64;
+		case TEXTOID:
+		case VARCHAROID:
+			if ((c->op == OP_EQ || c->op == OP_NE || c->op == OP_IN || c->op == OP_NOT_IN) &&
+				OidIsValid(c->column.collation) &&
+				get_collation_isdeterministic(c->column.collation))
+				return COMPARE_BYTES;
+			break;
+		default:
+			break;
+	}
+	return COMPARE_FMGR;
 }
 
 static void
@@ -274,13 +292,10 @@ bind_condition(Condition *c, Binding *binding)
 
 				c->bound_values[i] = convert_scalar(&c->values[i], &c->column, path, binding);
 			}
+			c->compare_method = choose_compare_method(c);
+			/* sorted, so that evaluation can binary-search */
 			if (c->op == OP_IN || c->op == OP_NOT_IN)
-			{
-				SortContext cxt = {&c->cmp_proc, c->column.collation};
-
-				/* sorted, so that evaluation can binary-search */
-				qsort_arg(c->bound_values, c->nvalues, sizeof(Datum), compare_datums, &cxt);
-			}
+				qsort_arg(c->bound_values, c->nvalues, sizeof(Datum), compare_constants, c);
 			return;
 	}
 }
@@ -394,6 +409,38 @@ load_currencies(StrategySpec *spec)
 					   "Use an ISO 4217 code in upper case from compensation.currency, such as \"EUR\".",
 					   "unknown currency \"%s\"", spec->currency);
 	}
+}
+
+static void
+collect_condition_columns(Condition *c, List **columns)
+{
+	if (c->kind == COND_COLUMN || c->kind == COND_DAYS)
+		*columns = lappend(*columns, &c->column);
+	if (c->kind == COND_DAYS)
+		*columns = lappend(*columns, &c->column_to);
+	for (int i = 0; i < c->nchildren; i++)
+		collect_condition_columns(c->children[i], columns);
+}
+
+/*
+ * strategy_columns_read
+ *		The SpecColumns that evaluation reads (the currency key, conditions,
+ *		amount base, segment): by name before binding, by attindex after.
+ *		What a row must carry for eligible(), amount() and evaluate().
+ */
+List *
+strategy_columns_read(StrategySpec *spec)
+{
+	List	   *columns = NIL;
+
+	if (spec->has_key_currency)
+		columns = lappend(columns, &spec->key_currency);
+	collect_condition_columns(spec->when, &columns);
+	if (spec->amount.has_base)
+		columns = lappend(columns, &spec->amount.base);
+	if (spec->amount.has_segment)
+		columns = lappend(columns, &spec->amount.segment);
+	return columns;
 }
 
 /*

@@ -57,9 +57,63 @@ compare_result(ConditionOp op, int cmp)
 	pg_unreachable();
 }
 
-static inline int
-compare_column(Condition *c, Datum value, Datum constant)
+/* An integer-like value (COMPARE_INT64) as int64, in the type's order. */
+static inline int64
+datum_as_int64(Oid typid, Datum value)
 {
+	switch (typid)
+	{
+		case BOOLOID:
+			return DatumGetBool(value) ? 1 : 0;
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+		case DATEOID:
+			return DatumGetInt32(value);
+		default:				/* int8, timestamp, timestamptz */
+			return DatumGetInt64(value);
+	}
+}
+
+/*
+ * condition_compare
+ *		Order value against constant the way condition c compares them.
+ *		COMPARE_BYTES orders by length, then bytes: not the collation's
+ *		order, but equal exactly when the values are, which is all =, !=,
+ *		in and not in ask (and bind sorts "in" lists with this same order).
+ */
+int
+condition_compare(Condition *c, Datum value, Datum constant)
+{
+	switch (c->compare_method)
+	{
+		case COMPARE_INT64:
+			{
+				int64		a = datum_as_int64(c->column.typid, value);
+				int64		b = datum_as_int64(c->column.typid, constant);
+
+				return a < b ? -1 : a > b ? 1 : 0;
+			}
+		case COMPARE_BYTES:
+			{
+				struct varlena *a = (struct varlena *) DatumGetPointer(value);
+				struct varlena *b = (struct varlena *) DatumGetPointer(constant);
+				Size		alen;
+				Size		blen;
+
+				if (VARATT_IS_COMPRESSED(a) || VARATT_IS_EXTERNAL(a))
+					a = pg_detoast_datum_packed(a);
+				if (VARATT_IS_COMPRESSED(b) || VARATT_IS_EXTERNAL(b))
+					b = pg_detoast_datum_packed(b);
+				alen = VARSIZE_ANY_EXHDR(a);
+				blen = VARSIZE_ANY_EXHDR(b);
+				if (alen != blen)
+					return alen < blen ? -1 : 1;
+				return memcmp(VARDATA_ANY(a), VARDATA_ANY(b), alen);
+			}
+		case COMPARE_FMGR:
+			break;
+	}
 	return DatumGetInt32(FunctionCall2Coll(&c->cmp_proc, c->column.collation, value, constant));
 }
 
@@ -72,7 +126,7 @@ sorted_values_contain(Condition *c, Datum value)
 	while (low <= high)
 	{
 		int			middle = low + (high - low) / 2;
-		int			cmp = compare_column(c, value, c->bound_values[middle]);
+		int			cmp = condition_compare(c, value, c->bound_values[middle]);
 
 		if (cmp == 0)
 			return true;
@@ -100,14 +154,14 @@ evaluate_column(Condition *c, Datum *values, bool *nulls)
 	switch (c->op)
 	{
 		case OP_BETWEEN:
-			return compare_column(c, value, c->bound_values[0]) >= 0 &&
-				compare_column(c, value, c->bound_values[1]) <= 0 ? TV_TRUE : TV_FALSE;
+			return condition_compare(c, value, c->bound_values[0]) >= 0 &&
+				condition_compare(c, value, c->bound_values[1]) <= 0 ? TV_TRUE : TV_FALSE;
 		case OP_IN:
 			return sorted_values_contain(c, value) ? TV_TRUE : TV_FALSE;
 		case OP_NOT_IN:
 			return sorted_values_contain(c, value) ? TV_FALSE : TV_TRUE;
 		default:
-			return compare_result(c->op, compare_column(c, value, c->bound_values[0]));
+			return compare_result(c->op, condition_compare(c, value, c->bound_values[0]));
 	}
 }
 
@@ -251,6 +305,35 @@ compare_segment_key(const void *key, const void *entry)
 }
 
 /*
+ * currency_code
+ *		The row's currency code as text.  Returns spec->last_currency itself
+ *		when it is the same code as the previous row's: rows mostly repeat a
+ *		handful of currencies, and the bytes of a text, varchar or char
+ *		value are what its output function would return, so the common case
+ *		costs a comparison of at most three bytes.
+ */
+static char *
+currency_code(StrategySpec *spec, Datum value)
+{
+	Oid			typid = spec->key_currency.typid;
+
+	if (typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID)
+	{
+		struct varlena *code = (struct varlena *) DatumGetPointer(value);
+		Size		len;
+
+		if (VARATT_IS_COMPRESSED(code) || VARATT_IS_EXTERNAL(code))
+			code = pg_detoast_datum_packed(code);
+		len = VARSIZE_ANY_EXHDR(code);
+		if (len > 0 && len == strlen(spec->last_currency) &&
+			memcmp(VARDATA_ANY(code), spec->last_currency, len) == 0)
+			return spec->last_currency;
+		return pnstrdup(VARDATA_ANY(code), len);
+	}
+	return OutputFunctionCall(&spec->key_currency.output, value);
+}
+
+/*
  * compute_amount
  *		Fill decision->amount_minor and currency; on failure return the
  *		reason the amount cannot be computed.
@@ -271,8 +354,14 @@ compute_amount(StrategySpec *spec, Datum *values, bool *nulls, Decision *decisio
 
 		if (nulls[spec->key_currency.attindex])
 			return psprintf("no amount: %s is null", quote_identifier(spec->key_currency.name));
-		code = OutputFunctionCall(&spec->key_currency.output, values[spec->key_currency.attindex]);
-		exponent = lookup_currency_exponent(spec, code);
+		code = currency_code(spec, values[spec->key_currency.attindex]);
+		if (code == spec->last_currency)
+			exponent = spec->last_currency_exponent;
+		else if ((exponent = lookup_currency_exponent(spec, code)) >= 0)
+		{
+			strlcpy(spec->last_currency, code, sizeof(spec->last_currency));
+			spec->last_currency_exponent = exponent;
+		}
 		if (exponent < 0)
 			return psprintf("no amount: unknown currency %s", quote_literal_cstr(code));
 		strlcpy(decision->currency, code, sizeof(decision->currency));

@@ -83,6 +83,21 @@ typedef struct SpecColumn
 	FmgrInfo	output;			/* text-like columns: their output function */
 } SpecColumn;
 
+/*
+ * How a column condition compares a value with its constants.  The fast
+ * methods give the same answers as the type's btree comparison function:
+ * integers, dates, timestamps and booleans are ordered as their int64
+ * values; text and varchar under a deterministic collation are equal
+ * exactly when their bytes are (what texteq does), so =, !=, in and not in
+ * need no collation-aware comparison.
+ */
+typedef enum CompareMethod
+{
+	COMPARE_FMGR,				/* the btree comparison function */
+	COMPARE_INT64,				/* integer-like by-value types */
+	COMPARE_BYTES				/* equality of text bytes */
+} CompareMethod;
+
 typedef struct Condition
 {
 	ConditionKind kind;
@@ -105,6 +120,7 @@ typedef struct Condition
 	Datum	   *bound_values;	/* COND_COLUMN: constants of column's type */
 	int64	   *bound_days;		/* COND_DAYS: whole days */
 	FmgrInfo	cmp_proc;		/* COND_COLUMN: btree comparison function */
+	CompareMethod compare_method;	/* COND_COLUMN with constants */
 } Condition;
 
 typedef enum AmountKind
@@ -220,6 +236,8 @@ typedef struct StrategySpec
 	TupleDesc	tupdesc;
 	int			ncurrencies;
 	CurrencyEntry *currencies;	/* sorted by code */
+	char		last_currency[4];	/* the previous row's known currency, or "" */
+	int			last_currency_exponent;
 } StrategySpec;
 
 /* The outcome of evaluating one row. */
@@ -234,7 +252,8 @@ typedef struct Decision
 } Decision;
 
 /* strategy_cache.c */
-extern StrategySpec *load_strategy(const char *name, bool has_version, int32 version);
+extern StrategySpec *load_strategy(const char *name, bool has_version, int32 version,
+								   bool missing_ok);
 
 /* spec_parse.c */
 extern StrategySpec *parse_strategy_spec(Jsonb *spec);
@@ -243,10 +262,12 @@ extern StrategySpec *parse_strategy_spec(Jsonb *spec);
 extern void bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc,
 							   const char *described_as, bool for_source);
 extern void load_currencies(StrategySpec *spec);
+extern List *strategy_columns_read(StrategySpec *spec);
 
 /* spec_eval.c */
 extern void evaluate_strategy(StrategySpec *spec, Datum *values, bool *nulls,
 							  bool want_reasons, Decision *decision);
+extern int	condition_compare(Condition *c, Datum value, Datum constant);
 
 /* money.c */
 extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);

@@ -29,6 +29,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -53,6 +54,7 @@ typedef struct EvaluationCache
 	MemoryContext context;		/* holds everything below; reset on rebuild */
 	MemoryContext row_context;	/* reset at every call */
 	uint64		generation;
+	bool		name_is_constant;	/* the strategy argument is a Const or Param */
 	char	   *strategy_name;
 	bool		has_version;
 	int32		version;
@@ -62,6 +64,9 @@ typedef struct EvaluationCache
 	StrategySpec *spec;			/* NULL while (re)building */
 	Datum	   *values;
 	bool	   *nulls;
+	/* *_columns twins: argument 5 + i is the column at row_desc index [i] */
+	int			npassed;
+	int		   *passed_attindex;
 } EvaluationCache;
 
 static void
@@ -84,9 +89,12 @@ strategy_cache_init(void)
  *		current memory context; without a version, the active one.  The
  *		validity window and exclusive group are taken as stored (computed
  *		once, when the version was defined), not re-derived.
+ *
+ *		missing_ok: return NULL instead of raising an error when there is no
+ *		such strategy or version (the planner asks before anything runs).
  */
 StrategySpec *
-load_strategy(const char *name, bool has_version, int32 version)
+load_strategy(const char *name, bool has_version, int32 version, bool missing_ok)
 {
 	MemoryContext spec_context = CurrentMemoryContext;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
@@ -151,6 +159,11 @@ load_strategy(const char *name, bool has_version, int32 version)
 			valid_to = DatumGetTimestampTz(bound);
 		MemoryContextSwitchTo(spi_context);
 	}
+	else if (missing_ok)
+	{
+		SPI_finish();
+		return NULL;
+	}
 	else
 	{
 		bool		exists;
@@ -206,17 +219,133 @@ cache_matches(EvaluationCache *cache, text *name, bool has_version, int32 versio
 }
 
 /*
+ * Is argument argnum of this call a Const?  (Not get_fn_expr_arg_stable:
+ * PL/pgSQL evaluates a simple expression again and again with the same
+ * FmgrInfo and new values for its PARAM_EXTERN parameters.)
+ */
+static bool
+argument_is_const(FmgrInfo *flinfo, int argnum)
+{
+	List	   *args;
+
+	if (flinfo->fn_expr == NULL || !IsA(flinfo->fn_expr, FuncExpr))
+		return false;
+	args = ((FuncExpr *) flinfo->fn_expr)->args;
+	return argnum < list_length(args) && IsA(list_nth(args, argnum), Const);
+}
+
+/* Arguments of the *_columns twins: strategy, version, row type, attnums, ctid. */
+#define TWIN_ARG_ATTNUMS 3
+#define TWIN_ARG_CTID 4
+#define TWIN_FIRST_COLUMN_ARG 5
+
+/*
+ * map_passed_columns
+ *		For a *_columns twin: which column of the row type each argument is
+ *		(the constant attnums array the planner wrote), checked against the
+ *		argument types so that a hand-written call can never make a value
+ *		be read as another type, and against what the strategy reads.
+ */
+static void
+map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec *spec)
+{
+	const char *function = get_func_name(fcinfo->flinfo->fn_oid);
+	ArrayType  *attnums_array;
+	Datum	   *attnums;
+	bool	   *attnum_nulls;
+	int			npassed;
+	bool	   *passed;
+	ListCell   *lc;
+
+	if (PG_ARGISNULL(TWIN_ARG_ATTNUMS) || !argument_is_const(fcinfo->flinfo, TWIN_ARG_ATTNUMS))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s() needs a constant array of column numbers", function),
+				 errhint("It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.")));
+	attnums_array = PG_GETARG_ARRAYTYPE_P(TWIN_ARG_ATTNUMS);
+	deconstruct_array(attnums_array, INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
+					  &attnums, &attnum_nulls, &npassed);
+	if (npassed != PG_NARGS() - TWIN_FIRST_COLUMN_ARG)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s() got %d column numbers for %d columns",
+						function, npassed, PG_NARGS() - TWIN_FIRST_COLUMN_ARG),
+				 errhint("It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.")));
+
+	cache->npassed = npassed;
+	cache->passed_attindex = palloc(sizeof(int) * Max(npassed, 1));
+	passed = palloc0(sizeof(bool) * cache->row_desc->natts);
+	for (int i = 0; i < npassed; i++)
+	{
+		int			attindex = attnum_nulls[i] ? -1 : DatumGetInt16(attnums[i]) - 1;
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, TWIN_FIRST_COLUMN_ARG + i);
+
+		if (attindex < 0 || attindex >= cache->row_desc->natts ||
+			TupleDescAttr(cache->row_desc, attindex)->attisdropped ||
+			TupleDescAttr(cache->row_desc, attindex)->atttypid != argtype)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s(): argument %d is not column %d of type %s",
+							function, TWIN_FIRST_COLUMN_ARG + i + 1, attindex + 1,
+							format_type_be(cache->row_type)),
+					 errhint("It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.")));
+		cache->passed_attindex[i] = attindex;
+		passed[attindex] = true;
+	}
+
+	/*
+	 * The planner passed the columns of the version in force when it
+	 * planned; the strategy tables are in the plan's dependencies, so a
+	 * change replans.  Only a version activated between planning and
+	 * running can get here.
+	 */
+	foreach(lc, strategy_columns_read(spec))
+	{
+		SpecColumn *column = (SpecColumn *) lfirst(lc);
+
+		if (!passed[column->attindex])
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("strategy \"%s\" changed while the query was being planned",
+							spec->strategy_name),
+					 errdetail("Version %d reads column \"%s\", which the plan does not read.",
+							   spec->version, column->name),
+					 errhint("Run the query again.")));
+	}
+
+	/* columns not passed stay NULL: the strategy does not read them */
+	for (int i = 0; i < cache->row_desc->natts; i++)
+	{
+		cache->values[i] = (Datum) 0;
+		cache->nulls[i] = true;
+	}
+}
+
+/*
  * get_evaluation_cache
  *		The compiled strategy for this call site, rebuilt when the name, the
  *		version, the row type or the catalog changed.
  */
 static EvaluationCache *
-get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int32 version,
-					 Oid row_type, int32 row_typmod)
+get_evaluation_cache(FunctionCallInfo fcinfo, Datum name_datum, bool has_version, int32 version,
+					 Oid row_type, int32 row_typmod, bool columns_passed)
 {
 	EvaluationCache *cache = (EvaluationCache *) fcinfo->flinfo->fn_extra;
 	MemoryContext oldcontext;
+	text	   *name;
 
+	/*
+	 * The common case, once per row: same call site, constant strategy
+	 * name, nothing changed.  A constant name cannot differ from the one
+	 * the cache was built for, so it need not even be detoasted.
+	 */
+	if (cache != NULL && cache->spec != NULL && cache->name_is_constant &&
+		cache->generation == strategy_generation &&
+		cache->row_type == row_type && cache->row_typmod == row_typmod &&
+		cache->has_version == has_version && (!has_version || cache->version == version))
+		return cache;
+
+	name = DatumGetTextPP(name_datum);
 	if (cache == NULL)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(EvaluationCache));
@@ -226,6 +355,7 @@ get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int3
 		cache->row_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 												   "compensation row",
 												   ALLOCSET_DEFAULT_SIZES);
+		cache->name_is_constant = argument_is_const(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = cache;
 	}
 	else if (cache_matches(cache, name, has_version, version, row_type, row_typmod))
@@ -253,7 +383,7 @@ get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int3
 	}
 
 	{
-		StrategySpec *spec = load_strategy(cache->strategy_name, has_version, version);
+		StrategySpec *spec = load_strategy(cache->strategy_name, has_version, version, false);
 
 		if (OidIsValid(row_type))
 		{
@@ -263,6 +393,8 @@ get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int3
 							   : psprintf("the facts row of type %s", format_type_be(row_type)),
 							   false);
 		}
+		if (columns_passed)
+			map_passed_columns(fcinfo, cache, spec);
 		cache->spec = spec;
 	}
 	MemoryContextSwitchTo(oldcontext);
@@ -277,7 +409,6 @@ get_evaluation_cache(FunctionCallInfo fcinfo, text *name, bool has_version, int3
 static EvaluationCache *
 evaluate_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decision)
 {
-	text	   *name;
 	HeapTupleHeader facts;
 	bool		has_version;
 	int32		version;
@@ -287,14 +418,13 @@ evaluate_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decisio
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return NULL;
-	name = PG_GETARG_TEXT_PP(0);
 	facts = PG_GETARG_HEAPTUPLEHEADER(1);
 	has_version = PG_NARGS() > 2 && !PG_ARGISNULL(2);
 	version = has_version ? PG_GETARG_INT32(2) : -1;
 
-	cache = get_evaluation_cache(fcinfo, name, has_version, version,
+	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version, version,
 								 HeapTupleHeaderGetTypeId(facts),
-								 HeapTupleHeaderGetTypMod(facts));
+								 HeapTupleHeaderGetTypMod(facts), false);
 
 	MemoryContextReset(cache->row_context);
 	oldcontext = MemoryContextSwitchTo(cache->row_context);
@@ -309,8 +439,8 @@ evaluate_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decisio
 }
 
 /*
- * Evaluate the (strategy, version, row type, ctid, column...) arguments of
- * the *_columns twins that planner_support.c substitutes for a table row.
+ * Evaluate the (strategy, version, row type, attnums, ctid, column...)
+ * arguments of the *_columns twins that planner_support.c substitutes for a table row.
  * Returns NULL when the strategy is NULL or the row is missing (NULL ctid:
  * null-extended by an outer join).
  */
@@ -319,28 +449,22 @@ evaluate_column_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *
 {
 	EvaluationCache *cache;
 	bool		has_version = !PG_ARGISNULL(1);
-	int			arg = 4;
 	MemoryContext oldcontext;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(TWIN_ARG_CTID))
 		return NULL;
-	cache = get_evaluation_cache(fcinfo, PG_GETARG_TEXT_PP(0), has_version,
+	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version,
 								 has_version ? PG_GETARG_INT32(1) : -1,
-								 PG_GETARG_OID(2), -1);
+								 PG_GETARG_OID(2), -1, true);
 
 	MemoryContextReset(cache->row_context);
 	oldcontext = MemoryContextSwitchTo(cache->row_context);
-	for (int i = 0; i < cache->row_desc->natts; i++)
+	for (int i = 0; i < cache->npassed; i++)
 	{
-		if (TupleDescAttr(cache->row_desc, i)->attisdropped || arg >= PG_NARGS())
-		{
-			cache->values[i] = (Datum) 0;
-			cache->nulls[i] = true;
-			continue;
-		}
-		cache->values[i] = PG_GETARG_DATUM(arg);
-		cache->nulls[i] = PG_ARGISNULL(arg);
-		arg++;
+		int			attindex = cache->passed_attindex[i];
+
+		cache->values[attindex] = PG_GETARG_DATUM(TWIN_FIRST_COLUMN_ARG + i);
+		cache->nulls[attindex] = PG_ARGISNULL(TWIN_FIRST_COLUMN_ARG + i);
 	}
 	evaluate_strategy(cache->spec, cache->values, cache->nulls, want_reasons, decision);
 	MemoryContextSwitchTo(oldcontext);
@@ -433,9 +557,10 @@ compensation_evaluate(PG_FUNCTION_ARGS)
 
 /*
  * compensation.eligible_columns / amount_columns / evaluate_columns
- *		(strategy text, version integer, row type oid, VARIADIC "any": the
- *		row's ctid, then its columns): what planner_support.c rewrites a call
- *		with a table row into.  Not meant to be called by hand.
+ *		(strategy text, version integer, row type oid, attnums int2[],
+ *		VARIADIC "any": the row's ctid, then the columns attnums lists): what
+ *		planner_support.c rewrites a call with a table row into.  Not meant
+ *		to be called by hand.
  */
 PG_FUNCTION_INFO_V1(compensation_eligible_columns);
 Datum
@@ -487,8 +612,8 @@ compensation_in_holdout(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	buyer = PG_GETARG_TEXT_PP(1);
 	has_version = PG_NARGS() > 2 && !PG_ARGISNULL(2);
-	cache = get_evaluation_cache(fcinfo, PG_GETARG_TEXT_PP(0), has_version,
-								 has_version ? PG_GETARG_INT32(2) : -1, InvalidOid, -1);
+	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version,
+								 has_version ? PG_GETARG_INT32(2) : -1, InvalidOid, -1, false);
 	PG_RETURN_BOOL(buyer_in_holdout(cache->spec->holdout_salt, cache->spec->holdout_buckets,
 									VARDATA_ANY(buyer), VARSIZE_ANY_EXHDR(buyer)));
 }

@@ -318,12 +318,12 @@ AS 'MODULE_PATHNAME', 'compensation_evaluation_support'
 LANGUAGE C STRICT
 SET search_path = pg_catalog, pg_temp;
 
-CREATE FUNCTION compensation.eligible_columns(strategy text, version integer, row_type oid, VARIADIC "any")
+CREATE FUNCTION compensation.eligible_columns(strategy text, version integer, row_type oid, attnums int2[], VARIADIC "any")
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'compensation_eligible_columns'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.amount_columns(strategy text, version integer, row_type oid, VARIADIC "any")
+CREATE FUNCTION compensation.amount_columns(strategy text, version integer, row_type oid, attnums int2[], VARIADIC "any")
 RETURNS numeric
 AS 'MODULE_PATHNAME', 'compensation_amount_columns'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -346,7 +346,7 @@ SUPPORT compensation.evaluation_support;
 COMMENT ON FUNCTION compensation.amount(text, record, integer) IS
 	'the compensation for this row in its currency, NULL when not eligible';
 
-CREATE FUNCTION compensation.evaluate_columns(strategy text, version integer, row_type oid, VARIADIC "any")
+CREATE FUNCTION compensation.evaluate_columns(strategy text, version integer, row_type oid, attnums int2[], VARIADIC "any")
 RETURNS compensation.decision
 AS 'MODULE_PATHNAME', 'compensation_evaluate_columns'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -359,12 +359,12 @@ SUPPORT compensation.evaluation_support;
 
 COMMENT ON FUNCTION compensation.evaluate(text, record, integer) IS
 	'the full decision for this row: eligible, amount, currency, instrument, reasons, version';
-COMMENT ON FUNCTION compensation.eligible_columns(text, integer, oid, "any") IS
-	'eligible() of a table row, as the planner rewrites it: the row''s ctid and columns instead of the row';
-COMMENT ON FUNCTION compensation.amount_columns(text, integer, oid, "any") IS
-	'amount() of a table row, as the planner rewrites it: the row''s ctid and columns instead of the row';
-COMMENT ON FUNCTION compensation.evaluate_columns(text, integer, oid, "any") IS
-	'evaluate() of a table row, as the planner rewrites it: the row''s ctid and columns instead of the row';
+COMMENT ON FUNCTION compensation.eligible_columns(text, integer, oid, int2[], "any") IS
+	'eligible() of a table row, as the planner rewrites it: the row''s ctid and the columns the strategy reads (attnums) instead of the row';
+COMMENT ON FUNCTION compensation.amount_columns(text, integer, oid, int2[], "any") IS
+	'amount() of a table row, as the planner rewrites it: the row''s ctid and the columns the strategy reads (attnums) instead of the row';
+COMMENT ON FUNCTION compensation.evaluate_columns(text, integer, oid, int2[], "any") IS
+	'evaluate() of a table row, as the planner rewrites it: the row''s ctid and the columns the strategy reads (attnums) instead of the row';
 COMMENT ON FUNCTION compensation.evaluation_support(internal) IS
 	'planner support of eligible/amount/evaluate: passes a table row''s columns instead of the row';
 

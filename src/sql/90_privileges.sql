@@ -24,9 +24,9 @@ GRANT EXECUTE ON FUNCTION
 	compensation.eligible(text, record, integer),
 	compensation.amount(text, record, integer),
 	compensation.evaluate(text, record, integer),
-	compensation.eligible_columns(text, integer, oid, "any"),
-	compensation.amount_columns(text, integer, oid, "any"),
-	compensation.evaluate_columns(text, integer, oid, "any"),
+	compensation.eligible_columns(text, integer, oid, int2[], "any"),
+	compensation.amount_columns(text, integer, oid, int2[], "any"),
+	compensation.evaluate_columns(text, integer, oid, int2[], "any"),
 	compensation.in_holdout(text, text, integer),
 	compensation.holdout_hash(text, text),
 	compensation.validate_spec(jsonb)

@@ -140,18 +140,18 @@ ReceiveNumericState(StringInfo buf, PGFunction deserialize, FunctionCallInfo agg
 												 (Datum) 0, true, NULL));
 }
 
-/* Check the call comes from an aggregate; returns its memory context. */
+/*
+ * The aggregate's memory context.  SQL cannot call a support function on
+ * its own (a value of type internal cannot be written in SQL), so only C
+ * code could get here otherwise.
+ */
 static MemoryContext
 AggregateContextOrError(FunctionCallInfo fcinfo, const char *function_name, const char *aggregate)
 {
 	MemoryContext aggcontext;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s is a support function of aggregate %s", function_name, aggregate),
-				 errdetail("It can only run inside the aggregate."),
-				 errhint("Call %s itself.", aggregate)));
+		elog(ERROR, "unexpected: %s called outside aggregate %s", function_name, aggregate);
 	return aggcontext;
 }
 
@@ -329,11 +329,14 @@ BurnQuarterMismatch(const char *kept, const char *other)
 static void
 BurnAsOfMismatch(TimestampTz kept, TimestampTz other)
 {
+	/* timestamptz_to_str() returns a static buffer: copy the first */
+	char	   *kept_text = pstrdup(timestamptz_to_str(kept));
+	char	   *other_text = pstrdup(timestamptz_to_str(other));
+
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("burn() needs one as_of per group"),
-			 errdetail("One row has as_of %s and another %s.",
-					   timestamptz_to_str(kept), timestamptz_to_str(other)),
+			 errdetail("One row has as_of %s and another %s.", kept_text, other_text),
 			 errhint("Pass a constant as_of, such as a query parameter.")));
 }
 

@@ -286,6 +286,8 @@ AS $fn$
 			   AND g.created_at OPERATOR(pg_catalog.<=) budget_status.as_of
 			   AND (g.voided_at IS NULL OR g.voided_at OPERATOR(pg_catalog.>) budget_status.as_of)
 			 WHERE b.quarter OPERATOR(pg_catalog.=) budget_status.quarter
+			   -- checks the label once (a malformed one is an error)
+			   AND compensation.quarter_range(budget_status.quarter) IS NOT NULL
 			 GROUP BY b.budget_id, b.program, b.quarter, b.market, b.currency, b.amount,
 					  c.minor_unit) AS s
 	 ORDER BY s.program, s.market NULLS FIRST;

@@ -82,7 +82,11 @@ BEGIN
 END
 $fn$;
 
-\set floor_query 'SELECT market, sum(order_value) FROM bench.facts GROUP BY market'
+-- The floor reads the columns the rule reads (order_value, currency, status,
+-- promised_at, delivered_at, rating) and hands them to one built-in C
+-- function, as amount() gets them after the planner rewrite, with no rule.
+\set floor_query 'SELECT market, sum(order_value) FILTER (WHERE num_nonnulls(currency, status, promised_at, delivered_at, rating) >= 0) FROM bench.facts GROUP BY market'
+\set sum_only_query 'SELECT market, sum(order_value) FROM bench.facts GROUP BY market'
 \set amount_query 'SELECT market, sum(compensation.amount(''bench_late'', f)) FROM bench.facts AS f GROUP BY market'
 \set case_query 'SELECT market, sum(CASE WHEN status = ''delivered'' AND (floor(extract(epoch FROM delivered_at - promised_at) / 86400) >= 3 OR rating <= 2) THEN least(greatest(round(order_value * 0.10, bench.exponent(currency)), 2), 20) END) FROM bench.facts GROUP BY market'
 \set plpgsql_query 'SELECT market, sum(bench.plpgsql_amount(f)) FROM bench.facts AS f GROUP BY market'
@@ -103,9 +107,11 @@ SELECT bench.median_ms(:'amount_query') AS amount_ms \gset
 SELECT bench.median_ms(:'case_query') AS case_ms \gset
 SELECT bench.median_ms(:'plpgsql_query', 3) AS plpgsql_ms \gset
 SELECT bench.median_ms('SELECT market, sum(compensation.amount(''bench_late'', f)) FROM (SELECT * FROM bench.facts OFFSET 0) AS f GROUP BY market') AS amount_record_ms \gset
-SELECT bench.record('amount() summed per market', 'floor: sum(order_value) per market',
+SELECT bench.median_ms(:'sum_only_query') AS sum_only_ms \gset
+SELECT bench.record('amount() summed per market', 'floor: sum(order_value) per market, reading the rule''s columns',
 					:amount_ms, :floor_ms, '<= 1.15x', :amount_ms <= 1.15 * :floor_ms,
-					format('the same through a subquery, so that the row is built as a record: %s ms', :amount_record_ms));
+					format('sum(order_value) alone (two columns read): %s ms; amount() through a subquery, so that the row is built as a record: %s ms',
+						   :sum_only_ms, :amount_record_ms));
 SELECT bench.record('amount() summed per market ', 'the rule as SQL CASE',
 					:amount_ms, :case_ms, '< 1x', :amount_ms < :case_ms);
 SELECT bench.record('amount() summed per market  ', 'the rule as PL/pgSQL',
@@ -139,11 +145,10 @@ SELECT compensation.define_strategy('bench_n' || n, jsonb_build_object(
 SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n1'', f, 1)') AS n1_ms \gset
 SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n10'', f, 1)') AS n10_ms \gset
 SELECT bench.median_ms('SELECT count(*) FROM bench.facts AS f WHERE compensation.eligible(''bench_n100'', f, 1)') AS n100_ms \gset
--- reading the rows as eligible() does after the planner rewrite: every
--- column passed to a function
-SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS all_columns
-  FROM pg_attribute WHERE attrelid = 'bench.facts'::regclass AND attnum > 0 AND NOT attisdropped \gset
-SELECT bench.median_ms(format('SELECT count(*) FROM bench.facts WHERE num_nonnulls(%s) >= 0', :'all_columns')) AS read_ms \gset
+-- reading the rows as eligible() does after the planner rewrite: the
+-- columns the rule reads (items, and currency for the amount) passed to a
+-- function
+SELECT bench.median_ms('SELECT count(*) FROM bench.facts WHERE num_nonnulls(items, currency) >= 0') AS read_ms \gset
 SELECT bench.record('10 conditions', '1 condition', :n10_ms, :n1_ms, 'linear',
 					(:n10_ms - :read_ms) <= 10 * (:n1_ms - :read_ms),
 					format('per-row cost above reading the rows: 1: %s ms, 10: %s ms', :n1_ms - :read_ms, :n10_ms - :read_ms));

@@ -770,7 +770,7 @@ quoted_source(StrategySpec *spec)
 }
 
 static void
-decide(RunState *run, Datum *values, bool *nulls, int granted_index)
+decide(RunState *run, Datum *values, bool *nulls)
 {
 	StrategySpec *spec = run->spec;
 	Decision	decision;
@@ -805,8 +805,7 @@ decide(RunState *run, Datum *values, bool *nulls, int granted_index)
 		market = column_text(&spec->key_market, values, nulls);
 	at = column_timestamptz(&spec->key_at, values);
 
-	if ((granted_index >= 0 && !nulls[granted_index] && DatumGetBool(values[granted_index])) ||
-		string_hash_lookup(run, run->granted_orders, order_key, false, sizeof(OrderEntry)) != NULL)
+	if (string_hash_lookup(run, run->granted_orders, order_key, false, sizeof(OrderEntry)) != NULL)
 		outcome = OUTCOME_DUPLICATE;
 	else if (spec->holdout_buckets > 0 &&
 			 buyer_in_holdout(spec->holdout_salt, spec->holdout_buckets, buyer, strlen(buyer)))
@@ -901,12 +900,10 @@ decide(RunState *run, Datum *values, bool *nulls, int granted_index)
 }
 
 /*
- * Read one candidate query through a cursor and decide every row.  The
- * query's last column says whether the order is already granted in the
- * group (simulations have none).
+ * Read one candidate query through a cursor and decide every row.
  */
 static void
-run_query(RunState *run, const char *query, Datum *args, bool has_granted_column)
+run_query(RunState *run, const char *query, Datum *args)
 {
 	StrategySpec *spec = run->spec;
 	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -943,8 +940,7 @@ run_query(RunState *run, const char *query, Datum *args, bool has_granted_column
 			MemoryContextReset(run->row_context);
 			oldcontext = MemoryContextSwitchTo(run->row_context);
 			heap_deform_tuple(batch->vals[i], spec->tupdesc, run->values, run->nulls);
-			decide(run, run->values, run->nulls,
-				   has_granted_column ? spec->tupdesc->natts - 1 : -1);
+			decide(run, run->values, run->nulls);
 			MemoryContextSwitchTo(oldcontext);
 			if ((run->rows_read & 1023) == 0)
 				report_progress(run, false);
@@ -958,11 +954,15 @@ run_query(RunState *run, const char *query, Datum *args, bool has_granted_column
  * run_strategy
  *		Walk the candidates with at in [from, to) and at <= as_of.
  *
- * Against a ledger, in two passes.  Rows whose order is already granted in
- * the group can only be counted as duplicates, whatever their order, so the
- * first pass reads them unsorted (a join the planner can hash); the second
- * reads the others, anti-joined and in (at, order key) order.  A scheduled
- * run that finds little new sorts little.
+ * The rule is also applied inside the candidate queries, by eligible() of
+ * the version being run: rows it does not compensate (most rows of most
+ * sources) are dropped by the executor, reading only the columns the rule
+ * needs, and are never copied out, sorted or decided here.  Against a
+ * ledger, in two passes: eligible rows whose order is already granted in
+ * the group can only be duplicates, whatever their order, so the first pass
+ * just counts them (a join the planner can hash); the second reads the
+ * others, anti-joined and in (at, order key) order.  A scheduled run that
+ * finds little new copies and sorts little.
  */
 static void
 run_strategy(RunState *run, TimestampTz from, TimestampTz to)
@@ -976,9 +976,16 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 	Datum		args[4];
 	ErrorContextCallback errcallback;
 
+	/*
+	 * Strategy and version as literals, not parameters: constants let the
+	 * planner pass eligible() only the columns it reads, whatever
+	 * plan_cache_mode says.
+	 */
 	window = psprintf(" WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
-					  "   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL",
-					  at_column, at_column, at_column);
+					  "   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL"
+					  "   AND compensation.eligible(%s, s, %d)",
+					  at_column, at_column, at_column,
+					  quote_literal_cstr(spec->strategy_name), spec->version);
 	group_orders = psprintf("(SELECT l.order_key FROM compensation.ledger AS l"
 							"  WHERE l.exclusive_group OPERATOR(pg_catalog.=) $1) AS g"
 							"  ON g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text",
@@ -996,18 +1003,28 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 	if (run->mode == RUN_SIMULATE)
 		run_query(run, psprintf("SELECT s.* FROM %s AS s%s ORDER BY s.%s, s.%s",
 								source, window, at_column, order_column),
-				  args, false);
+				  args);
 	else
 	{
-		run_query(run, psprintf("SELECT s.*, true AS compensation_already_granted"
-								"  FROM %s AS s JOIN %s%s",
-								source, group_orders, window),
-				  args, true);
-		run_query(run, psprintf("SELECT s.*, false AS compensation_already_granted"
-								"  FROM %s AS s LEFT JOIN %s%s AND g.order_key IS NULL"
+		Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		int64		duplicates;
+		bool		isnull;
+
+		if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s AS s JOIN %s%s",
+										   source, group_orders, window),
+								  4, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "unexpected failure counting the orders already granted");
+		duplicates = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												 1, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+		run->candidates += duplicates;
+		run->skipped[OUTCOME_DUPLICATE] += duplicates;
+
+		run_query(run, psprintf("SELECT s.* FROM %s AS s LEFT JOIN %s%s AND g.order_key IS NULL"
 								" ORDER BY s.%s, s.%s",
 								source, group_orders, window, at_column, order_column),
-				  args, true);
+				  args);
 	}
 	error_context_stack = errcallback.previous;
 }

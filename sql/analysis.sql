@@ -5,6 +5,16 @@
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;		-- 15 significant digits: libm may differ in the last bit
 
+-- The aggregates and their support functions pin no search_path (a SET
+-- clause would save and restore a setting on every row; they resolve no
+-- name), unlike student_t_quantile and budget_status.
+SELECT p.oid::regprocedure::text AS analysis_function, p.prokind,
+	   coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false) AS pinned_search_path
+  FROM pg_proc p
+ WHERE p.pronamespace = 'compensation'::regnamespace
+   AND p.proname ~ '^(burn|uplift|roi|student_t_quantile|budget_status)'
+ ORDER BY 1;
+
 -- ---------------------------------------------------------------------------
 -- burn
 -- ---------------------------------------------------------------------------
@@ -289,8 +299,12 @@ UPDATE compensation.ledger SET voided_at = '2030-02-20'
  WHERE order_key = 'a3' AND program = 'an_prog';
 SELECT market, spent, grants FROM compensation.budget_status('2030-Q1', '2030-02-15')
  WHERE market = 'DE';
--- the default quarter is the current one (as_of defaults to now())
-SELECT count(*) = 0 AS no_budget_this_quarter FROM compensation.budget_status();
+-- the default quarter is the current one under compensation.fiscal_start_month
+-- (as_of defaults to now())
+SELECT (SELECT array_agg(s::text ORDER BY s::text) FROM compensation.budget_status() AS s)
+	   IS NOT DISTINCT FROM
+	   (SELECT array_agg(s::text ORDER BY s::text)
+		  FROM compensation.budget_status(compensation.quarter(now()), now()) AS s) AS default_is_current_quarter;
 -- a reader may call it
 SET ROLE compensation_reader;
 SELECT market, spent, pace FROM compensation.budget_status('2030-Q1', '2030-02-15') ORDER BY market;

@@ -12,9 +12,10 @@ SELECT pg_describe_object(classid, objid, objsubid) AS object
    AND deptype = 'e'
  ORDER BY 1;
 -- every function pins its search_path, but the per-row evaluation
--- functions and their *_columns twins (a SET clause would save and restore
--- a GUC on every row; they resolve nothing through search_path: see
--- src/sql/40_strategy.sql)
+-- functions and their *_columns twins, and the analysis aggregates with
+-- their support functions (a SET clause would save and restore a GUC on
+-- every row, and aggregates cannot have one; they resolve nothing through
+-- search_path: see src/sql/40_strategy.sql and src/sql/60_analysis.sql)
 SELECT p.oid::regprocedure::text AS function_without_pinned_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'compensation'::regnamespace

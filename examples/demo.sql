@@ -91,3 +91,11 @@ SELECT g.grant_id, g.order_key, g.market, g.amount, g.currency, o.channel, o.mes
 SELECT program, quarter, market, currency, amount, spent, remaining
   FROM compensation.budgets
  ORDER BY quarter, program, market NULLS FIRST;
+
+\echo
+\echo '== 8. Budget status as a dashboard reads it: burn and pace now (grants count from when they were made)'
+SELECT program, market, currency, budget, spent, round(share_spent::numeric, 3) AS share_spent,
+	   round(share_elapsed::numeric, 3) AS share_elapsed, daily_rate, projected_spend,
+	   projected_exhaustion, pace, grants
+  FROM compensation.budget_status('2026-Q4')
+ ORDER BY program, market NULLS FIRST;

@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "common/hashfn.h"
@@ -51,6 +52,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -900,14 +902,16 @@ decide(RunState *run, Datum *values, bool *nulls)
 }
 
 /*
- * Read one candidate query through a cursor and decide every row.
+ * Read one candidate query through a cursor and decide every row.  With
+ * read_only, the query runs in the active snapshot; otherwise in a new one.
  */
 static void
-run_query(RunState *run, const char *query, Datum *args)
+run_query(RunState *run, const char *query, Datum *args, bool read_only)
 {
 	StrategySpec *spec = run->spec;
 	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, NULL, false, 0);
+	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, NULL,
+												   read_only, 0);
 
 	for (;;)
 	{
@@ -958,11 +962,13 @@ run_query(RunState *run, const char *query, Datum *args)
  * the version being run: rows it does not compensate (most rows of most
  * sources) are dropped by the executor, reading only the columns the rule
  * needs, and are never copied out, sorted or decided here.  Against a
- * ledger, in two passes: eligible rows whose order is already granted in
- * the group can only be duplicates, whatever their order, so the first pass
- * just counts them (a join the planner can hash); the second reads the
- * others, anti-joined and in (at, order key) order.  A scheduled run that
- * finds little new copies and sorts little.
+ * ledger, eligible rows whose order is already granted in the group can
+ * only be duplicates, whatever their order, so they are never read: one
+ * query counts the eligible rows, the other reads those not granted yet,
+ * anti-joined and in (at, order key) order, and the difference is the
+ * duplicates.  Both run in one snapshot, so the difference is exact.  A
+ * scheduled run that finds little new copies and sorts little, and hashes
+ * the group's orders once.
  */
 static void
 run_strategy(RunState *run, TimestampTz from, TimestampTz to)
@@ -1003,28 +1009,40 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 	if (run->mode == RUN_SIMULATE)
 		run_query(run, psprintf("SELECT s.* FROM %s AS s%s ORDER BY s.%s, s.%s",
 								source, window, at_column, order_column),
-				  args);
+				  args, false);
 	else
 	{
 		Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		int64		duplicates;
+		Snapshot	snapshot;
+		int64		eligible_rows;
+		int64		read_before = run->rows_read;
 		bool		isnull;
 
-		if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s AS s JOIN %s%s",
-										   source, group_orders, window),
-								  4, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		/*
+		 * The snapshot a new query would take now: after the run's locks,
+		 * and seeing this transaction's own grants (apply_all runs several
+		 * strategies in one transaction).  The cursor keeps it registered
+		 * once open.
+		 */
+		CommandCounterIncrement();
+		snapshot = GetTransactionSnapshot();
+		PushActiveSnapshot(snapshot);
+		if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s AS s%s", source, window),
+								  4, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
-			elog(ERROR, "unexpected failure counting the orders already granted");
-		duplicates = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-												 1, &isnull));
+			elog(ERROR, "unexpected failure counting the eligible rows");
+		eligible_rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+													1, &isnull));
 		SPI_freetuptable(SPI_tuptable);
-		run->candidates += duplicates;
-		run->skipped[OUTCOME_DUPLICATE] += duplicates;
-
 		run_query(run, psprintf("SELECT s.* FROM %s AS s LEFT JOIN %s%s AND g.order_key IS NULL"
 								" ORDER BY s.%s, s.%s",
 								source, group_orders, window, at_column, order_column),
-				  args);
+				  args, true);
+		PopActiveSnapshot();
+
+		/* what the cursor did not return was granted before this run */
+		run->candidates += eligible_rows - (run->rows_read - read_before);
+		run->skipped[OUTCOME_DUPLICATE] += eligible_rows - (run->rows_read - read_before);
 	}
 	error_context_stack = errcallback.previous;
 }

@@ -342,6 +342,11 @@ bind_amount(AmountRule *rule, Binding *binding)
 			(rule->rate_minor[e] = numeric_times_power_of_ten(rule->rate, e)) == NULL)
 			bind_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, psprintf("%s.rate", rule->path),
 					   "Give a realistic rate, such as 0.10.", "rate is too large");
+		/* a fixed amount without a multiplier is the same for every row */
+		rule->fixed_minor_units[e] = -1;
+		if (rule->fixed &&
+			!numeric_to_minor_units_half_up(rule->fixed_minor[e], &rule->fixed_minor_units[e]))
+			rule->fixed_minor_units[e] = -1;
 		rule->min_minor[e] = -1;
 		rule->max_minor[e] = -1;
 		if (rule->min && !numeric_to_minor_units_half_up(numeric_times_power_of_ten(rule->min, e),

@@ -373,6 +373,13 @@ compute_amount(StrategySpec *spec, Datum *values, bool *nulls, Decision *decisio
 	}
 	decision->exponent = exponent;
 
+	/* the common fixed amount: already in minor units, no numeric work */
+	if (rule->kind == AMOUNT_FIXED && !rule->has_segment && rule->fixed_minor_units[exponent] >= 0)
+	{
+		minor = rule->fixed_minor_units[exponent];
+		goto clamp;
+	}
+
 	if (rule->has_base)
 	{
 		int			index = rule->base.attindex;
@@ -443,6 +450,7 @@ compute_amount(StrategySpec *spec, Datum *values, bool *nulls, Decision *decisio
 			return pstrdup("no amount: the computed amount is too large");
 		minor = rule->max_minor[exponent];
 	}
+clamp:
 	if (rule->min_minor[exponent] >= 0 && minor < rule->min_minor[exponent])
 		minor = rule->min_minor[exponent];
 	if (rule->max_minor[exponent] >= 0 && minor > rule->max_minor[exponent])

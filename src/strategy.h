@@ -165,6 +165,7 @@ typedef struct AmountRule
 	/* bound, per currency exponent e: amounts in minor units */
 	Numeric		fixed_minor[MAX_CURRENCY_EXPONENT + 1];
 	Numeric		rate_minor[MAX_CURRENCY_EXPONENT + 1];	/* rate * 10^e */
+	int64		fixed_minor_units[MAX_CURRENCY_EXPONENT + 1];	/* rounded; -1: too large */
 	int64		min_minor[MAX_CURRENCY_EXPONENT + 1];
 	int64		max_minor[MAX_CURRENCY_EXPONENT + 1];
 	Oid			base_typid;		/* type of base column, for conversion */

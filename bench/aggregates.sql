@@ -17,7 +17,8 @@ SELECT 'program_' || (i % 8) AS program,
   FROM generate_series(1, 10000000) AS i;
 VACUUM (ANALYZE) bench.grants;
 
-\set burn_query 'SELECT program, compensation.burn(amount, at, 10000000000, ''2026-Q4'', timestamptz ''2026-11-20'') FROM bench.grants GROUP BY program'
+-- as of the last day of the quarter, after every grant: all of them are spent
+\set burn_query 'SELECT program, compensation.burn(amount, at, 10000000000, ''2026-Q4'', timestamptz ''2026-12-31'') FROM bench.grants GROUP BY program'
 \set sum_query 'SELECT program, sum(amount) FROM bench.grants GROUP BY program'
 \set uplift_query 'SELECT compensation.uplift(treated, outcome) FROM bench.grants'
 \set avg_var_query 'SELECT avg(outcome), var_samp(outcome) FROM bench.grants'
@@ -29,8 +30,7 @@ SELECT (SELECT array_agg((b).spent ORDER BY program) FROM (:burn_query) AS x(pro
 	 = (SELECT count(outcome) FROM bench.grants) AS aggregates_agree \gset
 \if :aggregates_agree
 \else
-\echo 'bench: burn() or uplift() disagree with the built-in aggregates'
-\quit 3
+DO $$ BEGIN RAISE EXCEPTION 'bench: burn() or uplift() disagree with the built-in aggregates'; END $$;
 \endif
 
 SET max_parallel_workers_per_gather = 0;

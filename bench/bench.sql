@@ -96,8 +96,7 @@ SELECT (SELECT array_agg(s ORDER BY market) FROM (:amount_query) AS a(market, s)
 	 = (SELECT array_agg(s ORDER BY market) FROM (:case_query) AS c(market, s)) AS c_equals_case \gset
 \if :c_equals_case
 \else
-\echo 'bench: compensation.amount() and the hand-written CASE disagree'
-\quit 3
+DO $$ BEGIN RAISE EXCEPTION 'bench: compensation.amount() and the hand-written CASE disagree'; END $$;
 \endif
 
 -- serial

@@ -63,6 +63,11 @@
 #define CANDIDATE_BATCH 1000
 /* Grants and holdout records written per statement. */
 #define WRITE_BATCH 1000
+/*
+ * NOTIFY payloads must stay under 8000 bytes (NOTIFY_PAYLOAD_MAX_LENGTH,
+ * private to async.c: BLCKSZ - NAMEDATALEN - 128).
+ */
+#define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
 /* At most one progress NOTICE this often. */
 #define PROGRESS_INTERVAL_MS 5000
 
@@ -118,6 +123,28 @@ typedef struct OrderEntry
 	char	   *order_key;		/* hash key */
 } OrderEntry;
 
+/*
+ * A real run remembers the orders it granted by a 64-bit hash of the key
+ * only (16 bytes a grant instead of the key and a dynahash entry), and
+ * confirms a match against the grants themselves: see granted_by_run().
+ */
+typedef struct GrantedHash
+{
+	uint64		hash;
+	char		status;
+} GrantedHash;
+
+#define SH_PREFIX granted_hashes
+#define SH_ELEMENT_TYPE GrantedHash
+#define SH_KEY_TYPE uint64
+#define SH_KEY hash
+#define SH_HASH_KEY(tb, key) ((uint32) ((key) ^ ((key) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 typedef struct CurrencyTotal
 {
 	char		currency[4];
@@ -161,7 +188,9 @@ typedef struct RunState
 	int64		simulate_remaining_minor;
 
 	HTAB	   *history;		/* buyer -> BuyerHistory, when caps exist */
-	HTAB	   *granted_orders; /* orders granted by this run */
+	HTAB	   *granted_orders; /* dry runs and simulations: orders granted */
+	granted_hashes_hash *granted_hashes;	/* real runs: their key hashes */
+	SPIPlanPtr	ledger_order_plan;	/* real runs: is this order in the ledger? */
 
 	/* the current row, for error context */
 	int64		rows_read;
@@ -638,6 +667,39 @@ free_buffer_values(WriteBuffer *buffer)
 	buffer->count = 0;
 }
 
+/*
+ * NOTIFY compensation_grant with the batch's grant ids, comma-separated, as
+ * few notifications as the payload limit allows: a run of one grant sends
+ * '<grant id>'.  PostgreSQL keeps every pending notification in memory
+ * until commit; one per grant made a run of a million grants hold ~140 MB,
+ * one per batch holds a few bytes per grant.  Delivered only if the
+ * transaction commits, like the rows.
+ */
+static void
+notify_grants(Datum *grant_ids, int n)
+{
+	StringInfoData payload;
+
+	initStringInfo(&payload);
+	for (int i = 0; i < n; i++)
+	{
+		char		id[MAXINT8LEN + 1];
+		int			len = pg_lltoa(DatumGetInt64(grant_ids[i]), id);
+
+		if (payload.len > 0 && payload.len + 1 + len >= NOTIFY_PAYLOAD_LIMIT)
+		{
+			Async_Notify("compensation_grant", payload.data);
+			resetStringInfo(&payload);
+		}
+		if (payload.len > 0)
+			appendStringInfoChar(&payload, ',');
+		appendBinaryStringInfo(&payload, id, len);
+	}
+	if (payload.len > 0)
+		Async_Notify("compensation_grant", payload.data);
+	pfree(payload.data);
+}
+
 static void
 flush_grants(RunState *run)
 {
@@ -689,14 +751,7 @@ flush_grants(RunState *run)
 		execute_plan(run->outbox_plan, outbox_args, NULL, SPI_OK_INSERT);
 	}
 
-	/* delivered only if the transaction commits, like the rows */
-	for (int i = 0; i < n; i++)
-	{
-		char		payload[32];
-
-		snprintf(payload, sizeof(payload), INT64_FORMAT, DatumGetInt64(grant_ids[i]));
-		Async_Notify("compensation_grant", payload);
-	}
+	notify_grants(grant_ids, n);
 	pfree(grant_ids);
 	free_buffer_values(buffer);
 }
@@ -726,6 +781,7 @@ static void
 prepare_writes(RunState *run)
 {
 	Oid			id_types[1] = {INT4OID};
+	Oid			text_types[2] = {TEXTOID, TEXTOID};
 	Oid			grant_types[14] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
 	TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8ARRAYOID};
@@ -738,6 +794,9 @@ prepare_writes(RunState *run)
 	run->holdouts = palloc0(sizeof(WriteBuffer));
 	MemoryContextSwitchTo(oldcontext);
 
+	run->ledger_order_plan = prepare("SELECT FROM compensation.ledger"
+									 " WHERE exclusive_group OPERATOR(pg_catalog.=) $1"
+									 "   AND order_key OPERATOR(pg_catalog.=) $2", 2, text_types);
 	run->grant_id_plan = prepare("SELECT pg_catalog.nextval('compensation.ledger_grant_id_seq'::pg_catalog.regclass)"
 								 "  FROM pg_catalog.generate_series(1, $1)", 1, id_types);
 	run->grant_plan = prepare("INSERT INTO compensation.ledger"
@@ -769,6 +828,59 @@ quoted_source(StrategySpec *spec)
 	List	   *names = stringToQualifiedNameList(spec->source);
 
 	return quote_qualified_identifier(strVal(linitial(names)), strVal(lsecond(names)));
+}
+
+static uint64
+order_key_hash(const char *order_key)
+{
+	return hash_bytes_extended((const unsigned char *) order_key, (int) strlen(order_key), 0);
+}
+
+/*
+ * Has this run already granted order_key?  Dry runs and simulations write
+ * nothing, so they keep the keys.  A real run keeps only their hashes: no
+ * hash, no grant; a hash that is there is almost always the same order (a
+ * source with a row per order line), which the grants not yet written or
+ * else the ledger (this run's own rows, under the run's locks) confirm.
+ */
+static bool
+granted_by_run(RunState *run, const char *order_key)
+{
+	WriteBuffer *pending = run->grants;
+	size_t		key_len = strlen(order_key);
+	Datum		args[2];
+	bool		found;
+
+	if (run->mode != RUN_APPLY)
+		return string_hash_lookup(run, run->granted_orders, order_key, false,
+								  sizeof(OrderEntry)) != NULL;
+	if (granted_hashes_lookup(run->granted_hashes, order_key_hash(order_key)) == NULL)
+		return false;
+	for (int i = pending->count - 1; i >= 0; i--)
+	{
+		text	   *pending_key = (text *) DatumGetPointer(pending->order_keys[i]);
+
+		if (VARSIZE_ANY_EXHDR(pending_key) == key_len &&
+			memcmp(VARDATA_ANY(pending_key), order_key, key_len) == 0)
+			return true;
+	}
+	args[0] = CStringGetTextDatum(run->spec->exclusive_group);
+	args[1] = CStringGetTextDatum(order_key);
+	execute_plan(run->ledger_order_plan, args, NULL, SPI_OK_SELECT);
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
+static void
+remember_granted(RunState *run, const char *order_key)
+{
+	bool		found;
+
+	if (run->mode != RUN_APPLY)
+		(void) string_hash_lookup(run, run->granted_orders, order_key, true, sizeof(OrderEntry));
+	else
+		(void) granted_hashes_insert(run->granted_hashes, order_key_hash(order_key), &found);
 }
 
 static void
@@ -807,7 +919,7 @@ decide(RunState *run, Datum *values, bool *nulls)
 		market = column_text(&spec->key_market, values, nulls);
 	at = column_timestamptz(&spec->key_at, values);
 
-	if (string_hash_lookup(run, run->granted_orders, order_key, false, sizeof(OrderEntry)) != NULL)
+	if (granted_by_run(run, order_key))
 		outcome = OUTCOME_DUPLICATE;
 	else if (spec->holdout_buckets > 0 &&
 			 buyer_in_holdout(spec->holdout_salt, spec->holdout_buckets, buyer, strlen(buyer)))
@@ -865,7 +977,7 @@ decide(RunState *run, Datum *values, bool *nulls)
 			budget->spent_minor += decision.amount_minor;
 		}
 		add_to_totals(run, decision.currency, decision.exponent, decision.amount_minor);
-		(void) string_hash_lookup(run, run->granted_orders, order_key, true, sizeof(OrderEntry));
+		remember_granted(run, order_key);
 		if (spec->cap_count.present || spec->cap_amount.present)
 			add_history(run, buyer, at, decision.amount_minor, decision.currency, true);
 		if (run->mode == RUN_APPLY)
@@ -1059,8 +1171,11 @@ new_run(RunMode mode, StrategySpec *spec, TimestampTz as_of)
 											 ALLOCSET_DEFAULT_SIZES);
 	run->row_context = AllocSetContextCreate(run->run_context, "compensation run row",
 											 ALLOCSET_DEFAULT_SIZES);
-	run->granted_orders = create_string_hash("compensation granted orders",
-											 sizeof(OrderEntry), run->run_context);
+	if (mode == RUN_APPLY)
+		run->granted_hashes = granted_hashes_create(run->run_context, 1024, NULL);
+	else
+		run->granted_orders = create_string_hash("compensation granted orders",
+												 sizeof(OrderEntry), run->run_context);
 	run->last_progress = GetCurrentTimestamp();
 	return run;
 }

@@ -81,7 +81,7 @@ CREATE TABLE compensation.outbox (
 CREATE INDEX outbox_unsent ON compensation.outbox (grant_id) WHERE sent_at IS NULL;
 
 COMMENT ON TABLE compensation.outbox IS
-	'notifications to send, one per grant, keyed by it (NOTIFY compensation_grant carries the grant id)';
+	'notifications to send, one per grant, keyed by it (NOTIFY compensation_grant carries the grant ids, comma-separated)';
 
 -- Buyers a strategy deliberately left out, with what they would have had:
 -- the control group of uplift().  One row per strategy and order.

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test/shell/notify.sh — what a listener hears of a large run, and order
+# lines far apart in one run.
+#
+# 3,000 orders of two lines each, the second line 30 days after the first,
+# so that a run grants every first line (three write batches) before it
+# meets the second lines: those must be skipped as duplicates, found in the
+# ledger this run wrote (a real run remembers its orders by hash only).
+# Grant ids are made 16 digits long, so that a batch of 1,000 grant ids
+# does not fit one NOTIFY payload: a listener must receive every grant id
+# exactly once, in payloads of comma-separated ids under PostgreSQL's 8000
+# byte limit, and only after the commit.
+#
+# Exit 0 pass, 77 skip (no server), 1 fail.
+set -euo pipefail
+
+DB=compensation_notify
+ORDERS=3000
+started=$SECONDS
+
+say() { printf 'notify: %s\n' "$*"; }
+fail() { say "FAILED: $*"; exit 1; }
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+value() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$DB" -c "$1"; }
+
+if ! psql -X -q -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+	say "skipped: no server reachable (PGHOST=${PGHOST:-unset} PGPORT=${PGPORT:-unset})"
+	exit 77
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+psql -X -q -d postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+psql_db >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION compensation;
+SELECT setval('compensation.ledger_grant_id_seq', 1000000000000000);
+CREATE TABLE public.order_lines AS
+SELECT 'o' || i AS order_id, 'b' || i AS buyer_id,
+	   timestamptz '2026-10-01' + i * interval '1 minute' + line * interval '30 days' AS at
+  FROM generate_series(1, $ORDERS) AS i, generate_series(0, 1) AS line;
+SELECT compensation.set_budget('lines', '2026-Q4', 1000000, 'EUR');
+SELECT compensation.define_strategy('lines', jsonb_build_object(
+	'scenario', 'lines', 'source', 'public.order_lines', 'instrument', 'points', 'program', 'lines',
+	'currency', 'EUR', 'keys', jsonb_build_object('order', 'order_id', 'buyer', 'buyer_id', 'at', 'at'),
+	'when', jsonb_build_object('col', 'order_id', 'op', 'is not null'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
+	'notify', jsonb_build_object('channel', 'push', 'template', 'order {order}: {amount} {currency}')));
+SELECT compensation.activate('lines');
+SQL
+
+# The listener: LISTEN, then wait long enough for the run to commit; psql
+# prints each notification it received after the command that received it.
+psql -X -d "$DB" -c 'LISTEN compensation_grant' -c 'SELECT pg_sleep(8)' >"$work/listener.out" 2>&1 &
+listener=$!
+sleep 2
+result=$(value "SELECT granted || ' ' || skipped_duplicate || ' ' || candidates
+				  FROM compensation.apply('lines', '2026-12-31')")
+wait "$listener"
+
+read -r granted duplicates candidates <<<"$result"
+[ "$granted" = "$ORDERS" ] || fail "granted $granted, expected $ORDERS"
+[ "$duplicates" = "$ORDERS" ] || fail "skipped_duplicate $duplicates, expected $ORDERS (second lines)"
+[ "$candidates" = $((2 * ORDERS)) ] || fail "candidates $candidates, expected $((2 * ORDERS))"
+[ "$(value "SELECT count(DISTINCT order_key) FROM compensation.ledger")" = "$ORDERS" ] ||
+	fail "the ledger does not hold one grant per order"
+
+sed -n 's/^Asynchronous notification "compensation_grant" with payload "\([0-9,]*\)" received.*/\1/p' \
+	"$work/listener.out" >"$work/payloads"
+notifications=$(wc -l <"$work/payloads")
+longest=$(awk '{ if (length($0) > max) max = length($0) } END { print max + 0 }' "$work/payloads")
+tr ',' '\n' <"$work/payloads" | sort >"$work/heard"
+value "SELECT grant_id FROM compensation.ledger" | sort >"$work/granted"
+[ "$notifications" -gt 3 ] || fail "$notifications notifications: payloads were not split ($(head -c 300 "$work/listener.out"))"
+[ "$longest" -lt 8000 ] || fail "a payload of $longest bytes"
+cmp -s "$work/heard" "$work/granted" ||
+	fail "the grant ids heard ($(wc -l <"$work/heard")) are not the grant ids written ($(wc -l <"$work/granted"))"
+
+psql -X -q -d postgres -c "DROP DATABASE $DB"
+say "ok: $granted grants, $duplicates order lines skipped as duplicates through the ledger," \
+	"$notifications notifications (longest payload $longest bytes) carrying every grant id once; $((SECONDS - started)) s"

@@ -400,11 +400,19 @@ prepare(const char *query, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/*
+ * Run a prepared plan.  SPI leaves CurrentMemoryContext at its procedure
+ * context, which lives as long as the whole run: switch back, so that what
+ * the caller allocates next (a batch's arrays, a row's values) goes where
+ * it will be freed.
+ */
 static void
 execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected)
 {
+	MemoryContext caller_context = CurrentMemoryContext;
 	int			ret = SPI_execute_plan(plan, values, nulls, false, 0);
 
+	MemoryContextSwitchTo(caller_context);
 	if (ret != expected)
 		elog(ERROR, "unexpected SPI result %s", SPI_result_code_string(ret));
 }

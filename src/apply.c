@@ -1021,6 +1021,9 @@ decide(RunState *run, Datum *values, bool *nulls)
 	run->current_order = NULL;
 }
 
+/* The parameters of every candidate query: exclusive group, from, to, as_of. */
+static Oid	candidate_argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
 /*
  * Read one candidate query through a cursor and decide every row.  With
  * read_only, the query runs in the active snapshot; otherwise in a new one.
@@ -1029,9 +1032,8 @@ static void
 run_query(RunState *run, const char *query, Datum *args, bool read_only)
 {
 	StrategySpec *spec = run->spec;
-	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, NULL,
-												   read_only, 0);
+	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, candidate_argtypes, args,
+												   NULL, read_only, 0);
 
 	for (;;)
 	{
@@ -1132,7 +1134,6 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 				  args, false);
 	else
 	{
-		Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 		Snapshot	snapshot;
 		int64		eligible_rows;
 		int64		read_before = run->rows_read;
@@ -1148,7 +1149,7 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 		snapshot = GetTransactionSnapshot();
 		PushActiveSnapshot(snapshot);
 		if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s AS s%s", source, window),
-								  4, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+								  4, candidate_argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "unexpected failure counting the eligible rows");
 		eligible_rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,

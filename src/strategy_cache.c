@@ -250,6 +250,7 @@ static void
 map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec *spec)
 {
 	const char *function = get_func_name(fcinfo->flinfo->fn_oid);
+	const char *twin_hint = "It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.";
 	ArrayType  *attnums_array;
 	Datum	   *attnums;
 	bool	   *attnum_nulls;
@@ -261,7 +262,7 @@ map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s() needs a constant array of column numbers", function),
-				 errhint("It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.")));
+				 errhint("%s", twin_hint)));
 	attnums_array = PG_GETARG_ARRAYTYPE_P(TWIN_ARG_ATTNUMS);
 	deconstruct_array(attnums_array, INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
 					  &attnums, &attnum_nulls, &npassed);
@@ -270,7 +271,7 @@ map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s() got %d column numbers for %d columns",
 						function, npassed, PG_NARGS() - TWIN_FIRST_COLUMN_ARG),
-				 errhint("It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.")));
+				 errhint("%s", twin_hint)));
 
 	cache->npassed = npassed;
 	cache->passed_attindex = palloc(sizeof(int) * Max(npassed, 1));
@@ -288,7 +289,7 @@ map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec
 					 errmsg("%s(): argument %d is not column %d of type %s",
 							function, TWIN_FIRST_COLUMN_ARG + i + 1, attindex + 1,
 							format_type_be(cache->row_type)),
-					 errhint("It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.")));
+					 errhint("%s", twin_hint)));
 		cache->passed_attindex[i] = attindex;
 		passed[attindex] = true;
 	}

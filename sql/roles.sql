@@ -118,12 +118,30 @@ SELECT * FROM regress.error_of($$SELECT compensation.retire('roles_s')$$);
 \x off
 RESET ROLE;
 
--- an admin cannot point a strategy at a table the admin cannot read
+-- an admin cannot point a strategy at a table the admin cannot read: the
+-- author is the session user (SET ROLE does not change it)
 CREATE TABLE public.role_secret (order_id text, buyer_id text, at timestamptz, v numeric);
-SET ROLE compensation_admin;
+SET SESSION AUTHORIZATION compensation_admin;
 \x on
 SELECT * FROM regress.error_of($$SELECT compensation.define_strategy('roles_secret',
 	(SELECT spec FROM pg_temp.spec) || '{"source": "public.role_secret"}')$$);
 \x off
+-- nor forge a version's author, salt or status by writing the tables
+\x on
+SELECT * FROM regress.error_of($$INSERT INTO compensation.strategy (name, holdout_salt, created_by)
+	VALUES ('forged', 'late_v3', 'postgres')$$);
+SELECT * FROM regress.error_of($$UPDATE compensation.strategy_version SET status = 'active'$$);
+\x off
+SELECT compensation.define_strategy('roles_authored', (SELECT spec FROM pg_temp.spec)) AS defined;
+RESET SESSION AUTHORIZATION;
+SET ROLE compensation_admin;
+SELECT compensation.define_strategy('roles_authored', (SELECT spec FROM pg_temp.spec)) AS defined_after_set_role;
 RESET ROLE;
+-- the recorded author of each version is the session user of the call
+SELECT v.version,
+	   CASE WHEN v.created_by = session_user THEN '(the test''s session user)' ELSE v.created_by::text END AS author,
+	   s.created_by AS strategy_author, v.source_kind,
+	   v.source_owner = session_user AS source_owned_by_test_user
+  FROM compensation.strategy AS s JOIN compensation.strategy_version AS v USING (strategy_id)
+ WHERE s.name = 'roles_authored' ORDER BY v.version;
 DROP ROLE regress_comp_stranger;

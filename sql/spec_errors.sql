@@ -130,8 +130,28 @@ SELECT label, (SELECT spec FROM pg_temp.base) || patch
 	('notify no channel', '{"notify": {"template": "Hi"}}'),
 	('valid empty window', '{"valid": {"from": "2027-01-01", "to": "2026-10-01"}}'),
 	('valid bad timestamp', '{"valid": {"from": "soon"}}'),
-	('valid infinite', '{"valid": {"to": "infinity"}}')
+	('valid infinite', '{"valid": {"to": "infinity"}}'),
+	-- the bounds of a new definition: one strategy must not poison every run
+	('valid before year 1', '{"valid": {"from": "4714-11-24 00:00:00+00 BC"}}'),
+	('valid after 9999', '{"valid": {"to": "10000-01-01"}}'),
+	('caps window 100000 years', '{"caps": {"per_buyer_count": {"max": 2, "window": "100000 years"}}}'),
+	('caps window 3700 days', '{"caps": {"per_buyer_amount": {"max": 50, "window": "3700 days"}}}'),
+	('notify template too long', NULL),
+	('in list too long', NULL),
+	('between reversed', '{"when": {"col": "rating", "op": "between", "value": [2, 1]}}'),
+	('days between reversed', '{"when": {"days": ["promised_at", "delivered_at"], "op": "between", "value": [5, 3]}}'),
+	('rate too small', '{"amount": {"type": "percent", "of": "order_value", "rate": 1e-1000}}'),
+	('tier rate too small', '{"amount": {"type": "tiered", "by": "order_value", "tiers": [{"to": 10, "amount": 1}, {"from": 10, "rate": 0}]}}'),
+	('temporary source', '{"source": "pg_temp.cases"}')
   ) AS t(label, patch);
+UPDATE pg_temp.cases
+   SET spec = (SELECT spec FROM pg_temp.base) || jsonb_build_object('notify', jsonb_build_object('channel', 'push',
+			'template', repeat('Sorry for order {order}. ', 100)))
+ WHERE label = 'notify template too long';
+UPDATE pg_temp.cases
+   SET spec = (SELECT spec FROM pg_temp.base) || jsonb_build_object('when', jsonb_build_object('col', 'rating', 'op', 'in',
+			'value', (SELECT jsonb_agg(i) FROM generate_series(1, 10001) AS i)))
+ WHERE label = 'in list too long';
 UPDATE pg_temp.cases SET spec = '[1, 2]' WHERE label = 'not an object';
 UPDATE pg_temp.cases SET spec = (SELECT spec FROM pg_temp.base) - 'source' WHERE label = 'missing source';
 UPDATE pg_temp.cases SET spec = (SELECT spec FROM pg_temp.base) - 'program' WHERE label = 'program missing';
@@ -139,7 +159,8 @@ UPDATE pg_temp.cases SET spec = spec - 'currency' || '{"currency": "EUR"}'
  WHERE label IN ('two currencies');
 
 GRANT SELECT ON pg_temp.cases TO compensation_admin;
-SET ROLE compensation_admin;	-- the source-privilege case needs a non-superuser
+-- the source-privilege case needs a non-superuser author: the session user
+SET SESSION AUTHORIZATION compensation_admin;
 SELECT c.n, c.label, e.code, e.message
   FROM pg_temp.cases AS c,
 	   LATERAL regress.error_of(format('SELECT compensation.validate_spec(%L::jsonb)', c.spec)) AS e
@@ -153,7 +174,7 @@ SELECT count(*) AS cases,
   FROM pg_temp.cases AS c,
 	   LATERAL regress.error_of(format('SELECT compensation.define_strategy(%L, %L::jsonb)',
 									   'case_' || c.n, c.spec)) AS e;
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 SELECT count(*) AS strategies_stored FROM compensation.strategies;
 
 -- a stored version cannot be edited, only its status; and define_strategy

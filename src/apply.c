@@ -15,6 +15,13 @@
  *	- RUN_SIMULATE: an empty ledger and an optional single budget; returns
  *					one row per candidate.
  *
+ * Rights: apply() is SECURITY DEFINER, but its candidate queries read the
+ * strategy's source as the version's author, never as the owner: planning,
+ * opening and every fetch run inside become_author()/stop_being_author()
+ * (src/security.c), and only the ledger writes run as the owner.  A dry
+ * run reads the same way; simulate() is SECURITY INVOKER and reads as its
+ * caller.
+ *
  * Concurrency: a real run first takes transaction advisory locks on its
  * exclusive group and on its program, then locks every budget of its
  * program and quarter (FOR UPDATE, in budget_id order).  Runs that could
@@ -43,6 +50,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -61,6 +69,11 @@
 
 /* Rows fetched from the candidate cursor at a time. */
 #define CANDIDATE_BATCH 1000
+/*
+ * Order keys and buyers are identifiers: longer ones are a bad row (the
+ * ledger's unique index could not hold them), refused with the order named.
+ */
+#define MAX_KEY_BYTES 1000
 /* Grants and holdout records written per statement. */
 #define WRITE_BATCH 1000
 /*
@@ -177,6 +190,7 @@ typedef struct RunState
 	MemoryContext run_context;	/* lives as long as the run */
 	MemoryContext row_context;	/* reset at every row */
 	int64		run_id;
+	Oid			author;			/* reads the source; InvalidOid: the caller */
 
 	/* budgets (apply, dry run) */
 	int			nbudgets;
@@ -442,7 +456,7 @@ load_budgets(RunState *run)
 
 	args[0] = CStringGetTextDatum(run->spec->program);
 	args[1] = CStringGetTextDatum(run->quarter_label);
-	ret = SPI_execute_with_args(psprintf("SELECT budget_id, market, currency::text,"
+	ret = SPI_execute_with_args(psprintf("SELECT budget_id, market, currency::pg_catalog.text,"
 										 "       amount_minor OPERATOR(pg_catalog.-) spent_minor"
 										 "  FROM compensation.budget"
 										 " WHERE program OPERATOR(pg_catalog.=) $1"
@@ -561,7 +575,7 @@ load_history(RunState *run)
 	args[2] = TimestampTzGetDatum(since);
 	args[3] = TimestampTzGetDatum(run->as_of);
 	portal = SPI_cursor_open_with_args(NULL,
-									   psprintf("SELECT buyer, at, amount_minor, currency::text,"
+									   psprintf("SELECT buyer, at, amount_minor, currency::pg_catalog.text,"
 												"       strategy_id OPERATOR(pg_catalog.=) $1"
 												"  FROM compensation.ledger"
 												" WHERE voided_at IS NULL"
@@ -916,12 +930,27 @@ decide(RunState *run, Datum *values, bool *nulls)
 				 errmsg("a candidate of strategy \"%s\" has no order key (column \"%s\" is null)",
 						spec->strategy_name, spec->key_order.name),
 				 errhint("Filter such rows out in the source view.")));
+	if (strlen(order_key) > MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("order %s... of strategy \"%s\" has a key of %zu bytes",
+						pnstrdup(order_key, pg_mbcliplen(order_key, strlen(order_key), 64)),
+						spec->strategy_name, strlen(order_key)),
+				 errdetail("Order keys and buyers are at most %d bytes.", MAX_KEY_BYTES),
+				 errhint("Filter such rows out in the source view, or key orders by a shorter column.")));
 	buyer = column_text(&spec->key_buyer, values, nulls);
 	if (buyer == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("order %s of strategy \"%s\" has no buyer (column \"%s\" is null)",
 						order_key, spec->strategy_name, spec->key_buyer.name),
+				 errhint("Filter such rows out in the source view.")));
+	if (strlen(buyer) > MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("order %s of strategy \"%s\" has a buyer of %zu bytes",
+						order_key, spec->strategy_name, strlen(buyer)),
+				 errdetail("Order keys and buyers are at most %d bytes.", MAX_KEY_BYTES),
 				 errhint("Filter such rows out in the source view.")));
 	if (spec->has_key_market)
 		market = column_text(&spec->key_market, values, nulls);
@@ -1032,15 +1061,27 @@ static void
 run_query(RunState *run, const char *query, Datum *args, bool read_only)
 {
 	StrategySpec *spec = run->spec;
-	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, candidate_argtypes, args,
-												   NULL, read_only, 0);
+	AuthorSwitch author;
+	Portal		portal;
+
+	/* the author's code runs as the cursor is planned, opened and read */
+	if (OidIsValid(run->author))
+		become_author(run->author, &author);
+	portal = SPI_cursor_open_with_args(NULL, query, 4, candidate_argtypes, args,
+									   NULL, read_only, 0);
+	if (OidIsValid(run->author))
+		stop_being_author(&author);
 
 	for (;;)
 	{
 		SPITupleTable *batch;
 		uint64		nrows;
 
+		if (OidIsValid(run->author))
+			become_author(run->author, &author);
 		SPI_cursor_fetch(portal, true, CANDIDATE_BATCH);
+		if (OidIsValid(run->author))
+			stop_being_author(&author);
 		batch = SPI_tuptable;
 		nrows = SPI_processed;
 		if (nrows == 0)
@@ -1114,7 +1155,7 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 					  "   AND compensation.eligible(%s, s, %d)",
 					  at_column, at_column, at_column,
 					  quote_literal_cstr(spec->strategy_name), spec->version);
-	group_orders = psprintf("(SELECT l.order_key FROM compensation.ledger AS l"
+	group_orders = psprintf("(SELECT l.order_key FROM compensation.granted_orders AS l"
 							"  WHERE l.exclusive_group OPERATOR(pg_catalog.=) $1) AS g"
 							"  ON g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text",
 							order_column);
@@ -1145,12 +1186,17 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 		 * strategies in one transaction).  The cursor keeps it registered
 		 * once open.
 		 */
+		AuthorSwitch author;
+		int			ret;
+
 		CommandCounterIncrement();
 		snapshot = GetTransactionSnapshot();
 		PushActiveSnapshot(snapshot);
-		if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s AS s%s", source, window),
-								  4, candidate_argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+		become_author(run->author, &author);
+		ret = SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s AS s%s", source, window),
+									4, candidate_argtypes, args, NULL, true, 1);
+		stop_being_author(&author);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "unexpected failure counting the eligible rows");
 		eligible_rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 													1, &isnull));
@@ -1222,11 +1268,12 @@ compensation_apply(PG_FUNCTION_ARGS)
 	StrategySpec *spec;
 	RunState   *run;
 	TupleDesc	result_desc;
-	Datum		result[13];
-	bool		result_nulls[13];
+	Datum		result[14];
+	bool		result_nulls[14];
 	TimestampTz from;
 	TimestampTz to;
 
+	refuse_in_restricted_operation("apply");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1258,6 +1305,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 
 	spec = load_strategy(name, false, -1, false);
 	run = new_run(dry_run ? RUN_DRY : RUN_APPLY, spec, as_of);
+	run->author = check_strategy_source(spec);
 	run->quarter = quarter_of_timestamp(as_of, compensation_fiscal_start_month);
 	format_quarter(run->quarter, run->quarter_label);
 
@@ -1379,6 +1427,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 	result[10] = totals_jsonb(run);
 	result[11] = CStringGetTextDatum(spec->strategy_name);
 	result[12] = Int32GetDatum(spec->version);
+	result_nulls[13] = true;	/* error: set by apply_all for a failed run */
 	result_desc = BlessTupleDesc(result_desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
 }

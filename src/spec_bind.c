@@ -49,6 +49,7 @@ typedef struct Binding
 	TupleDesc	tupdesc;
 	const char *described_as;	/* "source public.x", "the facts row" */
 	const char *error_prefix;	/* NULL when validating a spec */
+	bool		new_definition; /* check the bounds of a new definition */
 } Binding;
 
 /* What kind of column a spec element accepts. */
@@ -276,6 +277,11 @@ bind_condition(Condition *c, Binding *binding)
 				c->bound_days[i] = DatumGetInt64(DirectFunctionCall1(numeric_int8,
 																	 NumericGetDatum(s->number)));
 			}
+			if (binding->new_definition && c->op == OP_BETWEEN && c->bound_days[0] > c->bound_days[1])
+				bind_error(ERRCODE_INVALID_PARAMETER_VALUE, psprintf("%s.value", c->path),
+						   "Write \"value\": [low, high]; both ends are included.",
+						   "\"between\" range is empty: " INT64_FORMAT " is greater than " INT64_FORMAT,
+						   c->bound_days[0], c->bound_days[1]);
 			return;
 
 		case COND_COLUMN:
@@ -293,6 +299,11 @@ bind_condition(Condition *c, Binding *binding)
 				c->bound_values[i] = convert_scalar(&c->values[i], &c->column, path, binding);
 			}
 			c->compare_method = choose_compare_method(c);
+			if (binding->new_definition && c->op == OP_BETWEEN &&
+				condition_compare(c, c->bound_values[0], c->bound_values[1]) > 0)
+				bind_error(ERRCODE_INVALID_PARAMETER_VALUE, psprintf("%s.value", c->path),
+						   "Write \"value\": [low, high]; both ends are included.",
+						   "\"between\" range is empty: the low end is greater than the high end");
 			/* sorted, so that evaluation can binary-search */
 			if (c->op == OP_IN || c->op == OP_NOT_IN)
 				qsort_arg(c->bound_values, c->nvalues, sizeof(Datum), compare_constants, c);
@@ -380,10 +391,12 @@ load_currencies(StrategySpec *spec)
 {
 	MemoryContext spec_context = CurrentMemoryContext;
 	int			ret;
+	int			search_path_level;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "unexpected SPI_connect failure");
-	ret = SPI_execute("SELECT code::text, minor_unit FROM compensation.currency ORDER BY code",
+	search_path_level = pin_search_path();
+	ret = SPI_execute("SELECT code::pg_catalog.text, minor_unit FROM compensation.currency ORDER BY code",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "unexpected SPI result %d reading compensation.currency", ret);
@@ -401,11 +414,12 @@ load_currencies(StrategySpec *spec)
 		strlcpy(spec->currencies[i].code, code, sizeof(spec->currencies[i].code));
 		spec->currencies[i].exponent = DatumGetInt16(SPI_getbinval(tuple, desc, 2, &isnull));
 	}
+	unpin_search_path(search_path_level);
 	SPI_finish();
 
 	if (spec->currency)
 	{
-		Binding		validation = {NULL, NULL, NULL};
+		Binding		validation = {NULL, NULL, NULL, false};
 		Binding    *binding = &validation;
 
 		spec->currency_exponent = lookup_currency_exponent(spec, spec->currency);
@@ -467,6 +481,7 @@ bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_
 
 	binding->tupdesc = tupdesc;
 	binding->described_as = described_as;
+	binding->new_definition = for_source && spec->new_definition;
 	binding->error_prefix = for_source ? NULL
 		: psprintf("strategy \"%s\" version %d cannot evaluate this row",
 				   spec->strategy_name, spec->version);

@@ -11,7 +11,12 @@
  * write instead.  Column names are only recorded here; spec_bind.c resolves
  * them.
  *
- * Allocates in CurrentMemoryContext; keeps no state.
+ * A new definition must also stay within bounds that keep one strategy
+ * from poisoning every run (finite dates, windows of at most ten years,
+ * short templates and "in" lists, rates that can pay something); versions
+ * stored before a bound existed are parsed without them and keep working.
+ *
+ * Allocates in CurrentMemoryContext.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +34,20 @@
 
 /* Conditions nest at most this deep; deeper specs are certainly mistakes. */
 #define MAX_CONDITION_DEPTH 32
+
+/* The bounds of a new definition (README, "The spec"). */
+#define MAX_IN_VALUES 10000
+#define MAX_TEMPLATE_BYTES 2000
+#define MAX_WINDOW_YEARS 10
+#define MIN_RATE "0.000001"
+#define RENDERED_IN_VALUES 10	/* an "in" list in reasons shows this many */
+
+/*
+ * Whether the spec being parsed is a new definition, whose bounds are
+ * checked (see the file header).  Set at the start of every
+ * parse_strategy_spec() call.
+ */
+static bool checking_new_definition = false;
 
 #define spec_error(code, path, hint, ...) \
 	ereport(ERROR, \
@@ -210,6 +229,26 @@ get_amount_number(JsonbValue *v, const char *path, const char *hint)
 	return n;
 }
 
+/*
+ * A rate: a number >= 0; in a new definition at least MIN_RATE, so that the
+ * amount it computes can be more than nothing (1e-1000 would grant 0.00).
+ */
+static Numeric
+get_rate(JsonbValue *v, const char *path, const char *hint)
+{
+	Numeric		rate = get_amount_number(v, path, hint);
+
+	if (checking_new_definition &&
+		numeric_compare(rate, DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																  CStringGetDatum(MIN_RATE),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)))) < 0)
+		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path,
+				   "A rate is at least " MIN_RATE " (0.0001%); for a constant amount use {\"type\": \"fixed\"}.",
+				   "rate %s is too small to pay anything", numeric_out_sci(rate, 2));
+	return rate;
+}
+
 /* An integral JSON number within [min, max]. */
 static int64
 get_integer(JsonbValue *v, const char *path, int64 min, int64 max, const char *hint)
@@ -338,6 +377,11 @@ parse_operands(Condition *c, JsonbValue *condition, const char *path)
 						   "Write \"value\": [v1, v2, ...] with at least one value.",
 						   "operator \"%s\" takes a non-empty array of values", operator_names[c->op]);
 			c->nvalues = spec_array_length(value);
+			if (checking_new_definition && c->nvalues > MAX_IN_VALUES)
+				spec_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, value_path,
+						   psprintf("Keep long lists in a table and join it in the source view; \"%s\" takes at most %d values.",
+									operator_names[c->op], MAX_IN_VALUES),
+						   "%d values are too many", c->nvalues);
 			break;
 		default:
 			if (value == NULL)
@@ -389,13 +433,16 @@ render_leaf(Condition *c)
 			break;
 		case OP_IN:
 		case OP_NOT_IN:
+			/* reasons show the first values only: a list can be long */
 			appendStringInfoString(&buf, " (");
-			for (int i = 0; i < c->nvalues; i++)
+			for (int i = 0; i < c->nvalues && i < RENDERED_IN_VALUES; i++)
 			{
 				if (i > 0)
 					appendStringInfoString(&buf, ", ");
 				render_scalar(&buf, &c->values[i]);
 			}
+			if (c->nvalues > RENDERED_IN_VALUES)
+				appendStringInfo(&buf, ", ... %d more", c->nvalues - RENDERED_IN_VALUES);
 			appendStringInfoChar(&buf, ')');
 			break;
 		default:
@@ -615,7 +662,7 @@ parse_tiers(AmountRule *rule, JsonbValue *tiers, const char *path)
 		if (fixed)
 			t->fixed = get_amount_number(fixed, child_path(tier_path, "amount"), TIER_HINT);
 		else
-			t->rate = get_amount_number(rate, child_path(tier_path, "rate"), TIER_HINT);
+			t->rate = get_rate(rate, child_path(tier_path, "rate"), TIER_HINT);
 
 		if (from == NULL && i > 0)
 			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, child_path(tier_path, "from"), TIER_HINT,
@@ -677,8 +724,8 @@ parse_amount(AmountRule *rule, JsonbValue *amount, const char *path)
 		rule->base.path = child_path(path, "of");
 		rule->base.name = get_string(require_key(amount, path, "of", AMOUNT_HINT),
 									 rule->base.path, "\"of\" names the column the rate applies to.");
-		rule->rate = get_amount_number(require_key(amount, path, "rate", AMOUNT_HINT),
-									   child_path(path, "rate"), "\"rate\" is a fraction: 0.10 for 10%.");
+		rule->rate = get_rate(require_key(amount, path, "rate", AMOUNT_HINT), child_path(path, "rate"),
+							  "\"rate\" is a fraction: 0.10 for 10%.");
 		parse_min_max(rule, amount, path);
 	}
 	else if (strcmp(type, "tiered") == 0)
@@ -733,6 +780,12 @@ parse_window(JsonbValue *v, const char *path, CapRule *cap)
 		cap->window.month = (int32) n * 12;
 	else
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", window);
+	/* 10 years of days: 3652, plus leap days to spare */
+	if (checking_new_definition &&
+		(cap->window.month > MAX_WINDOW_YEARS * 12 || cap->window.day > MAX_WINDOW_YEARS * 366))
+		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path,
+				   psprintf("A window is at most %d years.", MAX_WINDOW_YEARS),
+				   "window \"%s\" is too long", window);
 }
 
 static void
@@ -788,6 +841,11 @@ parse_notify(StrategySpec *spec, JsonbValue *notify, const char *path)
 	spec->notify_channel = get_string(require_key(notify, path, "channel", hint),
 									  child_path(path, "channel"), hint);
 	template = get_string(require_key(notify, path, "template", hint), template_path, hint);
+	if (checking_new_definition && strlen(template) > MAX_TEMPLATE_BYTES)
+		spec_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, template_path,
+				   psprintf("A template is at most %d bytes: a message to a buyer, not a document.",
+							MAX_TEMPLATE_BYTES),
+				   "template is %zu bytes long", strlen(template));
 	spec->notify_template = template;
 	for (char *p = strchr(template, '{'); p; p = strchr(p + 1, '{'))
 	{
@@ -837,6 +895,23 @@ parse_timestamp(JsonbValue *v, const char *path)
 	if (TIMESTAMP_NOT_FINITE(result))
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, "Omit the bound for an open-ended window.",
 				   "must be a finite timestamp");
+	if (checking_new_definition)
+	{
+		/* quarters are labelled with four-digit years */
+		TimestampTz earliest = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																		CStringGetDatum("0001-01-01 00:00:00+00"),
+																		ObjectIdGetDatum(InvalidOid),
+																		Int32GetDatum(-1)));
+		TimestampTz latest = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																	  CStringGetDatum("9999-12-31 00:00:00+00"),
+																	  ObjectIdGetDatum(InvalidOid),
+																	  Int32GetDatum(-1)));
+
+		if (result < earliest || result > latest)
+			spec_error(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE, path,
+					   "Give a date between 0001-01-01 and 9999-12-31.",
+					   "\"%s\" is out of range", text);
+	}
 	return result;
 }
 
@@ -894,10 +969,11 @@ parse_keys(StrategySpec *spec, JsonbValue *keys, const char *path)
 
 /*
  * parse_strategy_spec
- *		Validate the shape of a whole spec and return its parsed form.
+ *		Validate the shape of a whole spec and return its parsed form;
+ *		new_definition: also check the bounds of a new definition.
  */
 StrategySpec *
-parse_strategy_spec(Jsonb *jsonb)
+parse_strategy_spec(Jsonb *jsonb, bool new_definition)
 {
 	static const char *const top_keys[] = {
 		"scenario", "source", "keys", "when", "amount", "instrument", "program",
@@ -909,6 +985,8 @@ parse_strategy_spec(Jsonb *jsonb)
 	JsonbValue *v;
 	char	   *instrument_hint;
 
+	checking_new_definition = new_definition;
+	spec->new_definition = new_definition;
 	if (!JsonContainerIsObject(&jsonb->root))
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, "$",
 				   "A strategy spec is a JSON object; see the README for an example.",

@@ -199,6 +199,16 @@ typedef struct StrategySpec
 	char	   *status;
 	char	   *holdout_salt;
 	char	   *exclusive_group;	/* "exclusive", or the default group */
+	char	   *created_by;		/* the author, whose rights read the source */
+	char		source_kind;	/* the source's relkind and owner when the */
+	char	   *source_owner;	/* version was defined */
+
+	/*
+	 * Set by the parser when a spec is being defined: the bounds that keep
+	 * one strategy from poisoning every run apply to new definitions only,
+	 * so that versions stored before a bound existed keep working.
+	 */
+	bool		new_definition;
 
 	char	   *scenario;
 	char	   *source;			/* "schema.relation" as written */
@@ -252,12 +262,29 @@ typedef struct Decision
 	List	   *reasons;		/* of char *, only when asked for */
 } Decision;
 
+/* security.c: reading a source as the version's author */
+typedef struct AuthorSwitch
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} AuthorSwitch;
+
+extern Oid	strategy_source_relid(StrategySpec *spec, const char *context);
+extern Oid	check_strategy_source(StrategySpec *spec);
+extern const char *relkind_name(char relkind);
+extern void become_author(Oid author, AuthorSwitch *saved);
+extern void stop_being_author(AuthorSwitch *saved);
+extern void refuse_in_restricted_operation(const char *what);
+extern int	pin_search_path(void);
+extern void unpin_search_path(int nestlevel);
+
 /* strategy_cache.c */
 extern StrategySpec *load_strategy(const char *name, bool has_version, int32 version,
 								   bool missing_ok);
 
 /* spec_parse.c */
-extern StrategySpec *parse_strategy_spec(Jsonb *spec);
+extern StrategySpec *parse_strategy_spec(Jsonb *spec, bool new_definition);
 
 /* spec_bind.c */
 extern void bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc,

@@ -106,6 +106,9 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 	char	   *salt = NULL;
 	char	   *status = NULL;
 	char	   *exclusive_group = NULL;
+	char	   *created_by = NULL;
+	char		source_kind = '\0';
+	char	   *source_owner = NULL;
 	bool		has_from = false;
 	bool		has_to = false;
 	TimestampTz valid_from = 0;
@@ -113,6 +116,7 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 	int			ret;
 	StrategySpec *spec;
 	Oid			namespace;
+	int			search_path_level;
 
 	namespace = get_namespace_oid("compensation", false);
 	strategy_relid = get_relname_relid("strategy", namespace);
@@ -123,9 +127,11 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "unexpected SPI_connect failure");
+	search_path_level = pin_search_path();
 	ret = SPI_execute_with_args(
 								"SELECT v.version, v.spec, s.holdout_salt, v.strategy_id, v.status,"
-								"       v.exclusive_group, lower(v.valid), upper(v.valid)"
+								"       v.exclusive_group, pg_catalog.lower(v.valid), pg_catalog.upper(v.valid),"
+								"       v.created_by, v.source_kind, v.source_owner"
 								"  FROM compensation.strategy AS s"
 								"  JOIN compensation.strategy_version AS v"
 								"    ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id"
@@ -157,10 +163,14 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 		bound = SPI_getbinval(tuple, desc, 8, &isnull);
 		if ((has_to = !isnull))
 			valid_to = DatumGetTimestampTz(bound);
+		created_by = pstrdup(NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 9, &isnull))));
+		source_kind = DatumGetChar(SPI_getbinval(tuple, desc, 10, &isnull));
+		source_owner = pstrdup(NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 11, &isnull))));
 		MemoryContextSwitchTo(spi_context);
 	}
 	else if (missing_ok)
 	{
+		unpin_search_path(search_path_level);
 		SPI_finish();
 		return NULL;
 	}
@@ -187,9 +197,10 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 				 errmsg("strategy \"%s\" has no active version", name),
 				 errhint("Activate one with compensation.activate('%s'), or pass a version to evaluate a draft.", name)));
 	}
+	unpin_search_path(search_path_level);
 	SPI_finish();
 
-	spec = parse_strategy_spec(spec_jsonb);
+	spec = parse_strategy_spec(spec_jsonb, false);
 	spec->strategy_name = pstrdup(name);
 	spec->strategy_id = strategy_id;
 	spec->version = found_version;
@@ -200,6 +211,9 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 	spec->valid_from = valid_from;
 	spec->has_valid_to = has_to;
 	spec->valid_to = valid_to;
+	spec->created_by = created_by;
+	spec->source_kind = source_kind;
+	spec->source_owner = source_owner;
 	return spec;
 }
 
@@ -238,6 +252,7 @@ argument_is_const(FmgrInfo *flinfo, int argnum)
 #define TWIN_ARG_ATTNUMS 3
 #define TWIN_ARG_CTID 4
 #define TWIN_FIRST_COLUMN_ARG 5
+#define TWIN_HINT "It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead."
 
 /*
  * map_passed_columns
@@ -250,7 +265,6 @@ static void
 map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec *spec)
 {
 	const char *function = get_func_name(fcinfo->flinfo->fn_oid);
-	const char *twin_hint = "It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead.";
 	ArrayType  *attnums_array;
 	Datum	   *attnums;
 	bool	   *attnum_nulls;
@@ -262,7 +276,7 @@ map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s() needs a constant array of column numbers", function),
-				 errhint("%s", twin_hint)));
+				 errhint("%s", TWIN_HINT)));
 	attnums_array = PG_GETARG_ARRAYTYPE_P(TWIN_ARG_ATTNUMS);
 	deconstruct_array(attnums_array, INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
 					  &attnums, &attnum_nulls, &npassed);
@@ -271,7 +285,7 @@ map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s() got %d column numbers for %d columns",
 						function, npassed, PG_NARGS() - TWIN_FIRST_COLUMN_ARG),
-				 errhint("%s", twin_hint)));
+				 errhint("%s", TWIN_HINT)));
 
 	cache->npassed = npassed;
 	cache->passed_attindex = palloc(sizeof(int) * Max(npassed, 1));
@@ -289,7 +303,7 @@ map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec
 					 errmsg("%s(): argument %d is not column %d of type %s",
 							function, TWIN_FIRST_COLUMN_ARG + i + 1, attindex + 1,
 							format_type_be(cache->row_type)),
-					 errhint("%s", twin_hint)));
+					 errhint("%s", TWIN_HINT)));
 		cache->passed_attindex[i] = attindex;
 		passed[attindex] = true;
 	}
@@ -454,6 +468,18 @@ evaluate_column_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(TWIN_ARG_CTID))
 		return NULL;
+	if (PG_NARGS() <= TWIN_ARG_CTID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s() needs the row's ctid after the column numbers",
+						get_func_name(fcinfo->flinfo->fn_oid)),
+				 errhint("%s", TWIN_HINT)));
+	if (PG_GETARG_OID(2) == RECORDOID || !type_is_rowtype(PG_GETARG_OID(2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s(): type %u is not a table's row type",
+						get_func_name(fcinfo->flinfo->fn_oid), PG_GETARG_OID(2)),
+				 errhint("%s", TWIN_HINT)));
 	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version,
 								 has_version ? PG_GETARG_INT32(1) : -1,
 								 PG_GETARG_OID(2), -1, true);
@@ -635,64 +661,41 @@ compensation_holdout_hash(PG_FUNCTION_ARGS)
 
 /*
  * compensation.validate_spec(spec jsonb) -> void
- *		Every check a spec must pass to be stored: its shape, and its source
- *		(exists, readable by the current user, has the columns, of types the
- *		spec can use).  Raises the first problem found.
+ *		Every check a spec must pass to be stored: its shape, its bounds, and
+ *		its source (exists, is not temporary, is readable by the session
+ *		user, who would be its author, has the columns, of types the spec
+ *		can use).  Raises the first problem found.
  */
 PG_FUNCTION_INFO_V1(compensation_validate_spec);
 Datum
 compensation_validate_spec(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jsonb = PG_GETARG_JSONB_P(0);
-	StrategySpec *spec = parse_strategy_spec(jsonb);
-	List	   *names = NIL;
-	RangeVar   *range_var;
+	StrategySpec *spec = parse_strategy_spec(jsonb, true);
+	const char *context = "invalid strategy spec at $.source";
 	Oid			relid;
 	Relation	rel;
-	char		relkind;
-	MemoryContext oldcontext = CurrentMemoryContext;
 
-	PG_TRY();
+	/*
+	 * The author is the session user: define_strategy records it, and
+	 * apply reads the source with its rights.  The current user must be
+	 * able to read it too, when an analyst calls this directly (in
+	 * define_strategy, a SECURITY DEFINER function, it is the owner).
+	 */
+	relid = strategy_source_relid(spec, context);
+	for (int i = 0; i < 2; i++)
 	{
-		names = stringToQualifiedNameList(spec->source);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+		Oid			reader = i == 0 ? GetUserId() : GetSessionUserId();
+		char	   *reader_name = GetUserNameFromId(reader, false);
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid strategy spec at $.source: %s", edata->message),
-				 errhint("Write the source as schema.relation, quoting names that need it.")));
+		if (pg_class_aclcheck(relid, reader, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("%s: permission denied for relation %s", context, spec->source),
+					 errdetail("Role \"%s\" cannot read it; a strategy reads its source with the rights of the session user who defines it.",
+							   reader_name),
+					 errhint("GRANT SELECT ON %s TO %s.", spec->source, quote_identifier(reader_name))));
 	}
-	PG_END_TRY();
-	if (list_length(names) != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid strategy spec at $.source: \"%s\" is not schema-qualified", spec->source),
-				 errhint("Write the source as schema.relation, such as \"public.order_experience\", so that it never depends on search_path.")));
-	range_var = makeRangeVarFromNameList(names);
-	relid = RangeVarGetRelid(range_var, AccessShareLock, true);
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("invalid strategy spec at $.source: relation \"%s\" does not exist", spec->source),
-				 errhint("Create the table or view first, or fix the name.")));
-	relkind = get_rel_relkind(relid);
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW && relkind != RELKIND_MATVIEW &&
-		relkind != RELKIND_FOREIGN_TABLE && relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("invalid strategy spec at $.source: \"%s\" is not a table or view", spec->source),
-				 errhint("The source is a table, view, materialized view or foreign table.")));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("invalid strategy spec at $.source: permission denied for relation %s", spec->source),
-				 errhint("A strategy can only read what the role defining it can read: GRANT SELECT ON %s.", spec->source)));
 
 	load_currencies(spec);
 	rel = relation_open(relid, NoLock);

@@ -10,7 +10,7 @@ CREATE TABLE compensation.strategy (
 	name		text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]*$'),
 	holdout_salt text NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	created_by	name NOT NULL DEFAULT current_user
+	created_by	name NOT NULL DEFAULT session_user
 );
 
 COMMENT ON TABLE compensation.strategy IS
@@ -30,8 +30,15 @@ CREATE TABLE compensation.strategy_version (
 	priority	integer NOT NULL,
 	exclusive_group text NOT NULL,
 	valid		tstzrange NOT NULL,
+	-- what the source was when the version was validated: apply refuses a
+	-- source that has since become another kind of relation or changed
+	-- owner (a table renamed and replaced by a view).  By name, not OID, so
+	-- that a restored database keeps working.
+	source_kind	"char" NOT NULL,
+	source_owner name NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	created_by	name NOT NULL DEFAULT current_user,
+	-- the author: apply reads the source with this role's rights
+	created_by	name NOT NULL DEFAULT session_user,
 	status_changed_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (strategy_id, version)
 );
@@ -58,9 +65,10 @@ COMMENT ON FUNCTION compensation.validate_spec(jsonb) IS
 	'raise the first problem of a strategy spec (with its JSON path), or return if it can be stored';
 
 /*
- * Every version row is validated as it is inserted, whoever inserts it, and
- * its spec can never change afterwards: define_strategy is a convenience,
- * not the only guard.
+ * Every version row is validated as it is inserted, and its spec can never
+ * change afterwards.  Only the extension's owner inserts (define_strategy,
+ * or a restore), so the author, status and times it supplies are kept as
+ * given: a restore keeps every version's recorded author and status.
  */
 CREATE FUNCTION compensation.strategy_version_check()
 RETURNS trigger
@@ -82,14 +90,17 @@ BEGIN
 			  WHERE s.strategy_id OPERATOR(pg_catalog.=) NEW.strategy_id));
 		NEW.valid := tstzrange((NEW.spec #>> '{valid,from}')::timestamptz,
 							   (NEW.spec #>> '{valid,to}')::timestamptz);
-		NEW.status := 'draft';
-		NEW.created_at := now();
-		NEW.created_by := current_user;
-		NEW.status_changed_at := now();
+		-- validate_spec resolved the (schema-qualified, not temporary) source
+		SELECT c.relkind, pg_catalog.pg_get_userbyid(c.relowner)
+		  INTO STRICT NEW.source_kind, NEW.source_owner
+		  FROM pg_catalog.pg_class AS c
+		 WHERE c.oid OPERATOR(pg_catalog.=) (NEW.spec ->> 'source')::regclass;
 		RETURN NEW;
 	END IF;
-	IF ROW(NEW.strategy_id, NEW.version, NEW.spec, NEW.created_at, NEW.created_by)
-	   IS DISTINCT FROM ROW(OLD.strategy_id, OLD.version, OLD.spec, OLD.created_at, OLD.created_by) THEN
+	IF ROW(NEW.strategy_id, NEW.version, NEW.spec, NEW.created_at, NEW.created_by,
+		   NEW.source_kind, NEW.source_owner)
+	   IS DISTINCT FROM ROW(OLD.strategy_id, OLD.version, OLD.spec, OLD.created_at, OLD.created_by,
+							OLD.source_kind, OLD.source_owner) THEN
 		RAISE EXCEPTION 'a strategy version cannot be changed, only its status'
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Define a new version with compensation.define_strategy().';
@@ -117,17 +128,21 @@ CREATE TRIGGER strategy_version_changed
 
 /*
  * define_strategy(name, spec) -> version
- *		Validate the spec and store it as a new draft version.
+ *		Validate the spec and store it as a new draft version, authored by the
+ *		session user: apply reads the source with that role's rights.
+ *		SECURITY DEFINER: nobody else writes the strategy tables, so the
+ *		author, salt and status cannot be forged.
  */
 CREATE FUNCTION compensation.define_strategy(name text, spec jsonb)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	id integer;
 	new_version integer;
 BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('define_strategy');
 	IF name IS NULL OR spec IS NULL THEN
 		RAISE EXCEPTION 'define_strategy needs a name and a spec'
 			USING ERRCODE = 'null_value_not_allowed',
@@ -140,16 +155,18 @@ BEGIN
 	END IF;
 	-- The version row's trigger validates the spec; an invalid one rolls
 	-- back the whole call, the new strategy name included.
-	INSERT INTO compensation.strategy (name, holdout_salt)
-	VALUES (define_strategy.name, define_strategy.name)
+	INSERT INTO compensation.strategy (name, holdout_salt, created_by)
+	VALUES (define_strategy.name, define_strategy.name, session_user)
 	ON CONFLICT ON CONSTRAINT strategy_name_key DO NOTHING;
-	id := compensation.lock_strategy(name);
+	id := compensation.lock_strategy(name, 'define_strategy');
 	SELECT coalesce(max(v.version), 0) + 1 INTO new_version
 	  FROM compensation.strategy_version AS v
 	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id;
 	INSERT INTO compensation.strategy_version (strategy_id, version, spec,
-		scenario, source, program, instrument, priority, exclusive_group, valid)
-	VALUES (id, new_version, spec, '', '', '', '', 0, '', 'empty');
+		scenario, source, program, instrument, priority, exclusive_group, valid,
+		source_kind, source_owner, status, created_at, created_by, status_changed_at)
+	VALUES (id, new_version, spec, '', '', '', '', 0, '', 'empty',
+		'r', '', 'draft', now(), session_user, now());
 	RETURN new_version;
 END
 $fn$;
@@ -157,8 +174,11 @@ $fn$;
 COMMENT ON FUNCTION compensation.define_strategy(text, jsonb) IS
 	'validate a strategy spec and store it as a new draft version; returns the version number';
 
-/* lock_strategy(name) -> strategy_id: the lock every lifecycle change takes. */
-CREATE FUNCTION compensation.lock_strategy(name text)
+/*
+ * lock_strategy(name) -> strategy_id: the lock every lifecycle change takes
+ * (called by the functions here, as the owner; granted to nobody).
+ */
+CREATE FUNCTION compensation.lock_strategy(name text, caller text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -166,6 +186,7 @@ AS $fn$
 DECLARE
 	id integer;
 BEGIN
+	PERFORM compensation.refuse_in_restricted_operation(caller);
 	SELECT s.strategy_id INTO id
 	  FROM compensation.strategy AS s
 	 WHERE s.name OPERATOR(pg_catalog.=) lock_strategy.name;
@@ -174,8 +195,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'compensation.strategies lists the strategies; compensation.define_strategy() creates one.';
 	END IF;
-	-- Serialises everything that changes one strategy's versions (an
-	-- advisory lock, because admins hold no UPDATE right on the table).
+	-- Serialises everything that changes one strategy's versions.
 	PERFORM pg_catalog.pg_advisory_xact_lock(
 		pg_catalog.hashtext('compensation.strategy'), id);
 	RETURN id;
@@ -189,11 +209,11 @@ $fn$;
  */
 CREATE FUNCTION compensation.activate(name text, version integer DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	id integer := compensation.lock_strategy(name);
+	id integer := compensation.lock_strategy(name, 'activate');
 	chosen integer := version;
 BEGIN
 	IF chosen IS NULL THEN
@@ -226,11 +246,11 @@ COMMENT ON FUNCTION compensation.activate(text, integer) IS
 
 CREATE FUNCTION compensation.pause(name text)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	id integer := compensation.lock_strategy(name);
+	id integer := compensation.lock_strategy(name, 'pause');
 	paused integer;
 BEGIN
 	UPDATE compensation.strategy_version AS v
@@ -251,11 +271,11 @@ COMMENT ON FUNCTION compensation.pause(text) IS
 
 CREATE FUNCTION compensation.retire(name text)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	id integer := compensation.lock_strategy(name);
+	id integer := compensation.lock_strategy(name, 'retire');
 	retired integer;
 BEGIN
 	UPDATE compensation.strategy_version AS v

@@ -3,7 +3,9 @@
 \echo Use "CREATE EXTENSION compensation" to load this file. \quit
 
 -- One row per apply() that committed.  A run is one transaction: a run
--- that fails or is killed leaves no row and no grant.
+-- that fails or is killed leaves no row and no grant.  apply_all() records
+-- a strategy whose run failed as a 'failed' row with the error, and goes on
+-- with the other strategies.
 CREATE TABLE compensation.run (
 	run_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	strategy_id	integer NOT NULL REFERENCES compensation.strategy,
@@ -13,7 +15,7 @@ CREATE TABLE compensation.run (
 	run_by		name NOT NULL DEFAULT session_user,
 	started_at	timestamptz NOT NULL DEFAULT clock_timestamp(),
 	finished_at	timestamptz,
-	status		text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
+	status		text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'failed')),
 	candidates	bigint NOT NULL DEFAULT 0,
 	granted		bigint NOT NULL DEFAULT 0,
 	amount_by_currency jsonb NOT NULL DEFAULT '{}',
@@ -21,7 +23,9 @@ CREATE TABLE compensation.run (
 	skipped_cap	bigint NOT NULL DEFAULT 0,
 	skipped_budget bigint NOT NULL DEFAULT 0,
 	skipped_duplicate bigint NOT NULL DEFAULT 0,
-	skipped_currency bigint NOT NULL DEFAULT 0
+	skipped_currency bigint NOT NULL DEFAULT 0,
+	error		text,
+	CONSTRAINT run_failed_has_error CHECK ((status = 'failed') = (error IS NOT NULL))
 );
 
 COMMENT ON TABLE compensation.run IS
@@ -153,11 +157,23 @@ SELECT r.run_id,
 	   r.skipped_cap,
 	   r.skipped_budget,
 	   r.skipped_duplicate,
-	   r.skipped_currency
+	   r.skipped_currency,
+	   r.error
   FROM compensation.run AS r
   JOIN compensation.strategy AS s USING (strategy_id);
 
-COMMENT ON VIEW compensation.runs IS 'every committed apply() with its counts';
+COMMENT ON VIEW compensation.runs IS 'every committed apply() with its counts, and the failed runs of apply_all() with their error';
+
+-- The orders taken in each exclusive group.  apply() reads a strategy's
+-- source with its author's rights, and its candidate query anti-joins this
+-- view: the author reads the keys (as a reader can in view grants), never
+-- the ledger table.
+CREATE VIEW compensation.granted_orders AS
+SELECT l.exclusive_group, l.order_key
+  FROM compensation.ledger AS l;
+
+COMMENT ON VIEW compensation.granted_orders IS
+	'(exclusive group, order key) of every grant, voided or not: an order is granted at most once per group';
 
 -- What apply() returns.  The design's columns come first; amount is NULL
 -- when a run granted in more than one currency (amounts in different
@@ -175,13 +191,16 @@ CREATE TYPE compensation.run_result AS (
 	currency	text,
 	amount_by_currency jsonb,
 	strategy	text,
-	version		integer
+	version		integer,
+	error		text
 );
 
 /*
  * apply(strategy, as_of, dry_run) -> run_result
  *		Grant the active version's candidates (src/apply.c).  SECURITY
- *		DEFINER: appliers write the ledger only through it.
+ *		DEFINER: appliers write the ledger only through it.  It reads the
+ *		strategy's source with the rights of the version's author, never
+ *		its own (src/security.c).
  */
 CREATE FUNCTION compensation.apply(strategy text, as_of timestamptz DEFAULT now(),
 								   dry_run boolean DEFAULT false)
@@ -208,10 +227,14 @@ COMMENT ON FUNCTION compensation.simulate(text, timestamptz, timestamptz, numeri
 /*
  * apply_all(as_of, dry_run) -> one run_result per active strategy, higher
  * priority first (ties by name), so that strategies competing for an order
- * in one exclusive group resolve by priority.  A dry run applies them all
- * for real inside a subtransaction and rolls it back: exactly what a real
- * run would do now, strategies seeing each other's grants, and nothing
- * written (run_id is NULL).
+ * in one exclusive group resolve by priority.  Each strategy runs in a
+ * subtransaction: one that fails (a source gone, a right revoked, a bad
+ * row) is rolled back alone, recorded in compensation.run as 'failed' with
+ * its error, reported with a WARNING and returned with error set and NULL
+ * counts; the others are applied.  A dry run applies them all for real
+ * inside a subtransaction and rolls it back: exactly what a real run would
+ * do now, strategies seeing each other's grants, and nothing written
+ * (run_id is NULL).  A cancel or a kill still stops the whole call.
  */
 CREATE FUNCTION compensation.apply_all(as_of timestamptz DEFAULT now(), dry_run boolean DEFAULT false)
 RETURNS SETOF compensation.run_result
@@ -220,9 +243,12 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	results compensation.run_result[] := '{}';
-	strategy_name text;
+	active record;
 	one compensation.run_result;
+	failure text;
+	failure_sqlstate text;
 BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('apply_all');
 	IF as_of IS NULL OR dry_run IS NULL THEN
 		RAISE EXCEPTION 'apply_all arguments must not be null'
 			USING ERRCODE = 'null_value_not_allowed',
@@ -250,12 +276,33 @@ BEGIN
 			  ORDER BY b.budget_id
 				FOR UPDATE;
 		END;
-		FOR strategy_name IN
-			SELECT s.name FROM compensation.strategies AS s
-			 WHERE s.status OPERATOR(pg_catalog.=) 'active'
-			 ORDER BY s.priority DESC, s.name
+		FOR active IN
+			SELECT s.name, s.strategy_id, v.version
+			  FROM compensation.strategy AS s
+			  JOIN compensation.strategy_version AS v
+				ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id
+			 WHERE v.status OPERATOR(pg_catalog.=) 'active'
+			 ORDER BY v.priority DESC, s.name
 		LOOP
-			one := compensation.apply(strategy_name, as_of, false);
+			BEGIN
+				one := compensation.apply(active.name, as_of, false);
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_sqlstate = RETURNED_SQLSTATE;
+				one := NULL;
+				one.strategy := active.name;
+				one.version := active.version;
+				one.error := failure OPERATOR(pg_catalog.||) ' (SQLSTATE '
+							 OPERATOR(pg_catalog.||) failure_sqlstate OPERATOR(pg_catalog.||) ')';
+				INSERT INTO compensation.run (strategy_id, version, as_of, quarter, status,
+											  finished_at, error)
+				VALUES (active.strategy_id, active.version, as_of,
+						compensation.quarter(as_of, coalesce(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1)),
+						'failed', pg_catalog.clock_timestamp(), one.error)
+				RETURNING run_id INTO one.run_id;
+				RAISE WARNING 'strategy "%" version % failed: %', active.name, active.version, failure
+					USING DETAIL = 'SQLSTATE ' OPERATOR(pg_catalog.||) failure_sqlstate,
+						  HINT = 'apply_all applied the other strategies; compensation.runs keeps the error of this one.';
+			END;
 			IF dry_run THEN
 				one.run_id := NULL;
 			END IF;
@@ -273,7 +320,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION compensation.apply_all(timestamptz, boolean) IS
-	'apply every active strategy, higher priority first; dry_run returns the same and writes nothing';
+	'apply every active strategy, higher priority first, each in a subtransaction (a failed one is recorded and skipped); dry_run returns the same and writes nothing';
 
 /*
  * void_grant(grant_id, reason) -> the amount returned to the budget
@@ -288,6 +335,7 @@ AS $fn$
 DECLARE
 	g compensation.ledger;
 BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('void_grant');
 	IF grant_id IS NULL THEN
 		RAISE EXCEPTION 'grant_id must not be null'
 			USING ERRCODE = 'null_value_not_allowed', HINT = 'compensation.grants lists the grants.';
@@ -332,6 +380,7 @@ RETURNS boolean
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
+	SELECT compensation.refuse_in_restricted_operation('outbox_mark_sent');
 	WITH marked AS (
 		UPDATE compensation.outbox AS o SET sent_at = now()
 		 WHERE o.grant_id OPERATOR(pg_catalog.=) outbox_mark_sent.grant_id

@@ -4,7 +4,8 @@
 
 -- Least privilege: nothing in the schema is usable by PUBLIC.  Tables are
 -- written only through the SECURITY DEFINER functions above, whose
--- search_path is pinned; readers get the views and the pure functions.
+-- search_path is pinned; nobody holds INSERT, UPDATE or DELETE on any of
+-- them.  Readers get the views and the pure functions.
 REVOKE ALL ON ALL TABLES IN SCHEMA compensation FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA compensation FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA compensation FROM PUBLIC;
@@ -40,20 +41,19 @@ GRANT EXECUTE ON FUNCTION
 	compensation.set_budget(text, text, numeric, text, text),
 	compensation.roll_quarter(text, text, boolean),
 	compensation.define_strategy(text, jsonb),
-	compensation.lock_strategy(text),
 	compensation.activate(text, integer),
 	compensation.pause(text),
 	compensation.retire(text)
 	TO compensation_admin;
--- Strategy functions run as the admin (so that a spec can only read what
--- its author can read); the tables' triggers validate every version row and
--- forbid changing anything but a version's status.
-GRANT INSERT ON compensation.strategy, compensation.strategy_version TO compensation_admin;
-GRANT UPDATE (status, status_changed_at) ON compensation.strategy_version TO compensation_admin;
+-- The strategy functions are SECURITY DEFINER: admins cannot write the
+-- strategy tables directly, so a version's author (the session user of the
+-- define_strategy call), salt and status cannot be forged.  The version
+-- trigger still validates every row and forbids changing anything but a
+-- version's status.
 
 -- the ledger: read by everyone, written by apply/void only
 GRANT SELECT ON compensation.grants, compensation.runs, compensation.outbox,
-	compensation.holdout_decision TO compensation_reader;
+	compensation.holdout_decision, compensation.granted_orders TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
 	compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text)
 	TO compensation_reader;

@@ -63,3 +63,37 @@ SELECT * FROM regress.error_of($$SELECT compensation.roll_quarter('2026-Q4', '20
 SELECT * FROM regress.error_of($$SELECT compensation.roll_quarter('2026-Q4', 'next')$$);
 SELECT * FROM regress.error_of($$SELECT compensation.roll_quarter(NULL, '2027-Q1')$$);
 \x off
+
+-- the maximum budget: 10^15 minor units of its currency (10000000000000.00
+-- EUR), so that a roll-over with the unspent rest (at most twice a budget)
+-- and every other sum of budgets fits in bigint.  The largest amount bigint
+-- could hold is refused, and so is one minor unit more than the maximum.
+\x on
+SELECT * FROM regress.error_of($$SELECT compensation.set_budget('huge', '2026-Q4', 92233720368547758.07, 'EUR')$$);
+SELECT * FROM regress.error_of($$SELECT compensation.set_budget('huge', '2026-Q4', 10000000000000.01, 'EUR')$$);
+SELECT * FROM regress.error_of($$SELECT compensation.set_budget('huge', '2026-Q4', 1000000000000001, 'JPY', 'JP')$$);
+-- the table holds it too (the detail, the failing row, has timestamps)
+SELECT code, message FROM regress.error_of($$UPDATE compensation.budget SET amount_minor = 1000000000000001 WHERE program = 'delivery' AND quarter = '2026-Q4' AND market IS NULL$$);
+\x off
+SELECT compensation.set_budget('huge', '2026-Q4', 10000000000000.00, 'EUR') > 0 AS at_the_maximum;
+SELECT compensation.set_budget('huge', '2026-Q4', 1000000000000000, 'JPY', 'JP') > 0 AS at_the_maximum_jpy;
+UPDATE compensation.budget SET spent_minor = 1000000000000000 WHERE program = 'huge' AND market = 'JP';
+
+-- A roll-over with the unspent rest: huge (all markets) would be twice the
+-- maximum, so it is not copied and a WARNING (22003) names it with a hint;
+-- every other budget is copied, huge JP (fully spent) at exactly the maximum.
+BEGIN;
+\set VERBOSITY sqlstate
+SELECT compensation.roll_quarter('2026-Q4', '2027-Q3', carry_unspent => true) AS written_with_carry;
+ROLLBACK;
+\set VERBOSITY default
+SELECT compensation.roll_quarter('2026-Q4', '2027-Q3', carry_unspent => true) AS written_with_carry;
+SELECT program, market, currency, amount, amount_minor FROM compensation.budgets
+ WHERE quarter = '2027-Q3' ORDER BY program, market NULLS FIRST;
+-- without the unspent rest it fits; once it exists, a roll-over with the
+-- rest leaves it alone without a warning
+SELECT compensation.roll_quarter('2026-Q4', '2027-Q3') AS written_without_carry;
+SELECT compensation.roll_quarter('2026-Q4', '2027-Q3', carry_unspent => true) AS written_again;
+SELECT program, market, amount_minor FROM compensation.budgets
+ WHERE quarter = '2027-Q3' AND program = 'huge' ORDER BY market NULLS FIRST;
+DELETE FROM compensation.budget WHERE program = 'huge' OR quarter = '2027-Q3';

@@ -6,6 +6,14 @@
 -- markets of the program).  Amounts are integer minor units of currency.
 -- spent_minor is maintained by apply and void_grant under the row lock, so
 -- the row is also the serialisation point of everything that spends it.
+--
+-- A budget is at most 10^15 minor units of its currency (10 000 000 000 000.00
+-- EUR, 1 000 000 000 000 000 JPY): small enough that every sum the extension
+-- makes of budgets and grants fits in a bigint with room to spare (a
+-- roll-over with the unspent rest, at most twice a budget; a run's total per
+-- currency over the budgets of a program and quarter; a buyer's grants under
+-- a cap).  set_budget and roll_quarter refuse more with a message and a hint,
+-- against the same literal as the CHECK.
 CREATE TABLE compensation.budget (
 	budget_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	program		text NOT NULL CHECK (program <> '' AND program = btrim(program)),
@@ -18,6 +26,7 @@ CREATE TABLE compensation.budget (
 	updated_at	timestamptz NOT NULL DEFAULT now(),
 	updated_by	name NOT NULL DEFAULT session_user,
 	CONSTRAINT budget_not_overspent CHECK (spent_minor <= amount_minor),
+	CONSTRAINT budget_amount_within_max CHECK (amount_minor <= 1000000000000000),
 	CONSTRAINT budget_program_quarter_market_key
 		UNIQUE NULLS NOT DISTINCT (program, quarter, market)
 );
@@ -59,6 +68,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+	max_amount_minor constant bigint := 1000000000000000;	-- as budget_amount_within_max
 	new_amount_minor bigint;
 	existing compensation.budget;
 	result bigint;
@@ -86,6 +96,13 @@ BEGIN
 	END IF;
 	currency := upper(btrim(currency));
 	new_amount_minor := compensation.to_minor_units(amount, currency);
+	IF new_amount_minor > max_amount_minor THEN
+		RAISE EXCEPTION 'budget amount % % is above the maximum budget', amount, currency
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  DETAIL = format('A budget is at most 10^15 minor units of its currency: %s %s.',
+								  compensation.to_major_units(max_amount_minor, currency), currency),
+				  HINT = 'Give a smaller amount, or split the budget by market.';
+	END IF;
 	program := btrim(program);
 	market := btrim(market);
 
@@ -139,7 +156,19 @@ COMMENT ON FUNCTION compensation.set_budget(text, text, numeric, text, text) IS
  *		Copies every budget of quarter "from" into quarter "to".  With
  *		carry_unspent, the unspent part of "from" is added to the copied
  *		amount.  Budgets that already exist in "to" are left alone, so running
- *		it twice (or from two sessions) writes each budget once.
+ *		it twice (or from two sessions) writes each budget once.  A budget
+ *		whose copy would be above the maximum budget (10^15 minor units) is
+ *		not copied: a WARNING names it, and the others are copied.
+ *
+ * Locks, in the order apply() and apply_all() take theirs (exclusive
+ * groups, programs, budgets in budget_id order; src/apply.c), so that none
+ * of them ever waits for the other in a cycle: the program advisory lock of
+ * every program with a budget in "from", in apply_all's order (by name, in
+ * the column's collation), then the budgets of "from" FOR SHARE in
+ * budget_id order, so that no spending, void or set_budget changes them
+ * while they are copied.  It takes every lock before its first write.  A
+ * budget of a program first budgeted in "from" while the roll-over runs is
+ * not copied (its program is not locked): run it again to copy it.
  */
 CREATE FUNCTION compensation.roll_quarter("from" text, "to" text, carry_unspent boolean DEFAULT false)
 RETURNS integer
@@ -147,7 +176,15 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	written integer;
+	programs text[];
+	program_name text;
+	source_ids bigint[];
+	source compensation.budget;
+	max_amount_minor constant bigint := 1000000000000000;	-- as budget_amount_within_max
+	copied_minor numeric;		-- exact: amount + unspent may not fit in bigint
+	source_exponent smallint;
+	inserted integer;
+	written integer := 0;
 BEGIN
 	IF "from" IS NULL OR "to" IS NULL OR carry_unspent IS NULL THEN
 		RAISE EXCEPTION 'roll_quarter arguments must not be null'
@@ -162,21 +199,64 @@ BEGIN
 				  HINT = 'Roll into the next quarter: compensation.quarter_add(from, 1).';
 	END IF;
 
-	-- Lock the source budgets so that spending cannot change them while we copy.
-	PERFORM 1 FROM compensation.budget AS b
-	  WHERE b.quarter OPERATOR(pg_catalog.=) "from" FOR SHARE;
-
-	INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
-	SELECT b.program, "to", b.market, b.currency,
-		   CASE WHEN carry_unspent THEN b.amount_minor + (b.amount_minor - b.spent_minor)
-				ELSE b.amount_minor END
+	SELECT pg_catalog.array_agg(DISTINCT b.program ORDER BY b.program) INTO programs
 	  FROM compensation.budget AS b
-	 WHERE b.quarter OPERATOR(pg_catalog.=) "from"
-	ON CONFLICT ON CONSTRAINT budget_program_quarter_market_key DO NOTHING;
-	GET DIAGNOSTICS written = ROW_COUNT;
+	 WHERE b.quarter OPERATOR(pg_catalog.=) "from";
+	IF programs IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOREACH program_name IN ARRAY programs LOOP
+		PERFORM pg_catalog.pg_advisory_xact_lock(
+					pg_catalog.hashtext('compensation.program'), pg_catalog.hashtext(program_name));
+	END LOOP;
+	SELECT pg_catalog.array_agg(locked.budget_id) INTO source_ids
+	  FROM (SELECT b.budget_id
+			  FROM compensation.budget AS b
+			 WHERE b.quarter OPERATOR(pg_catalog.=) "from"
+			   AND b.program OPERATOR(pg_catalog.=) ANY (programs)
+			 ORDER BY b.budget_id
+			   FOR SHARE) AS locked;
+
+	FOR source IN
+		SELECT * FROM compensation.budget AS b
+		 WHERE b.budget_id OPERATOR(pg_catalog.=) ANY (source_ids)
+		 ORDER BY b.budget_id
+	LOOP
+		copied_minor := source.amount_minor;
+		IF carry_unspent THEN
+			copied_minor := copied_minor OPERATOR(pg_catalog.+)
+				(source.amount_minor::numeric OPERATOR(pg_catalog.-) source.spent_minor);
+		END IF;
+		IF copied_minor > max_amount_minor THEN
+			source_exponent := compensation.currency_exponent(source.currency);
+			IF NOT EXISTS (SELECT FROM compensation.budget AS b
+							WHERE b.program OPERATOR(pg_catalog.=) source.program
+							  AND b.quarter OPERATOR(pg_catalog.=) "to"
+							  AND b.market IS NOT DISTINCT FROM source.market) THEN
+				RAISE WARNING 'budget % % % not rolled over into %: it would be above the maximum budget',
+					source.program, "from", coalesce(source.market, '(all markets)'), "to"
+					USING ERRCODE = 'numeric_value_out_of_range',
+						  DETAIL = format('With its unspent rest it would be %s %s; a budget is at most %s %s.',
+										  round(copied_minor / (10::numeric ^ source_exponent), source_exponent),
+										  source.currency,
+										  compensation.to_major_units(max_amount_minor, source.currency),
+										  source.currency),
+						  HINT = format('Set it with compensation.set_budget(%L, %L, amount, %L%s).',
+										source.program, "to", source.currency,
+										CASE WHEN source.market IS NULL THEN ''
+											 ELSE format(', %L', source.market) END);
+			END IF;
+			CONTINUE;
+		END IF;
+		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
+		VALUES (source.program, "to", source.market, source.currency, copied_minor::bigint)
+		ON CONFLICT ON CONSTRAINT budget_program_quarter_market_key DO NOTHING;
+		GET DIAGNOSTICS inserted = ROW_COUNT;
+		written := written + inserted;
+	END LOOP;
 	RETURN written;
 END
 $fn$;
 
 COMMENT ON FUNCTION compensation.roll_quarter(text, text, boolean) IS
-	'copy the budgets of one quarter into another (optionally adding the unspent rest); idempotent';
+	'copy the budgets of one quarter into another (optionally adding the unspent rest); idempotent; a budget whose copy would be above the maximum is left out with a WARNING';

@@ -176,6 +176,43 @@ SELECT abs(compensation.student_t_quantile(0.025, 7) + compensation.student_t_qu
 	   -- df = 2 has a closed form: t = (2p - 1) / sqrt(2 p (1 - p))
 	   abs(compensation.student_t_quantile(0.99, 2) - 0.98 / sqrt(2 * 0.99 * 0.01)) < 1e-12 AS df2_99,
 	   abs(compensation.student_t_quantile(0.995, 4.5) - 4.2728239930112930) < 1e-12 AS fractional_df;
+-- Large df: from 1e6 on, the normal quantile plus its expansion in 1/df,
+-- within 1e-15 of mpmath (50 digits, at the double nearest p), where the
+-- continued fraction was off by 4e-8 (df 1e12) to 25% (df 1e18) in the
+-- tails; just below 1e6, still the continued fraction (within 5e-15).
+SELECT df::float8, p::float8, abs(compensation.student_t_quantile(p, df) / expected - 1) < tolerance AS within
+  FROM (VALUES (999999, 0.975, 1.9599663568164789346, 1e-14), (1e6, 0.975, 1.9599663568141066553, 1e-15),
+			   (1e6, 0.9999999, 5.1993740209144227819, 1e-15), (1e9, 0.9999999, 5.1993376187290635908, 1e-15),
+			   (1e9, 1e-300, -37.047109020294319186, 1e-15), (1e12, 0.975, 1.9599639845424261268, 1e-15),
+			   (1e12, 0.9999999, 5.1993375823270994959, 1e-15), (1e16, 0.9999999, 5.1993375822906647375, 1e-15),
+			   (1e18, 0.9999999, 5.1993375822906610973, 1e-15))
+	   AS v(df, p, expected, tolerance);
+-- Huge df: the normal limit.  Once the expansion is below the last bit of
+-- the normal quantile z (df above 2^52 (z^2 + 1), at most 7e18), the
+-- answer is z itself, the same for every larger df up to the largest
+-- double.  The normal quantiles (mpmath): 1.95996398454005386,
+-- 5.19933758229066109, -37.0470962993611992 and 2.50662827331164830e-7
+-- (this one only to 1e-9: a double resolves its tail, 0.4999999, to 1e-16,
+-- which is 1e-9 of p - 0.5).
+SELECT df,
+	   abs(compensation.student_t_quantile(0.975, df) / 1.95996398454005386 - 1) < 1e-15 AS normal_975,
+	   abs(compensation.student_t_quantile(0.9999999, df) / 5.19933758229066109 - 1) < 1e-15 AS normal_9999999,
+	   abs(compensation.student_t_quantile(1e-300, df) / -37.0470962993611992 - 1) < 1e-15 AS normal_1e300,
+	   abs(compensation.student_t_quantile(0.5000001, df) / 2.50662827331164830e-7 - 1) < 1e-9 AS normal_5000001,
+	   (SELECT bool_and(compensation.student_t_quantile(p, df) = compensation.student_t_quantile(p, 1.7976931348623157e308))
+		  FROM unnest(ARRAY[1e-300, 0.025, 0.3, 0.5000001, 0.975, 0.9999999]::float8[]) AS p) AS same_as_largest_df
+  FROM unnest(ARRAY[1e19, 1e100, 1e308]::float8[]) AS df;
+SELECT compensation.student_t_quantile(0.975, 1e308) AS t_975_df_1e308,
+	   compensation.student_t_quantile(0.5, 1e308) AS median_df_1e308;
+-- NULL in, NULL out (the function is STRICT); every other bad input is an
+-- error with its SQLSTATE, never an internal one
+SELECT compensation.student_t_quantile(NULL, 5) IS NULL AS null_p,
+	   compensation.student_t_quantile(0.975, NULL) IS NULL AS null_df;
+SELECT args, e.code, e.message, e.detail
+  FROM (VALUES ($$'-Infinity', 5$$), ($$'Infinity', 5$$), ('-0.5, 5'), ('1.5, 5'), ('-0.0, 5'),
+			   ($$0.975, 'NaN'$$), ('0.975, -1'), ('0.975, -0.0'), ($$0.975, '-Infinity'$$), ('0.975, -1e308'))
+	   AS v(args),
+	   LATERAL regress.error_of(format('SELECT compensation.student_t_quantile(%s)', args)) AS e;
 \x on
 SELECT * FROM regress.error_of($$SELECT compensation.student_t_quantile(0, 5)$$);
 SELECT * FROM regress.error_of($$SELECT compensation.student_t_quantile(1, 5)$$);

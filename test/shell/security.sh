@@ -18,6 +18,7 @@
 #      and no secret reaches the ledger
 #   4  a user-defined cast on a composite order key never runs as postgres
 #      (seen in mal.seen, or in the cast's WARNING when its row is rolled back)
+#      and an order already granted stays a duplicate whatever the cast says
 #   5  a source renamed and replaced (or given to another owner) after
 #      definition: 55000, "changed", and the replacement's code never runs
 #   6  pg_temp sources are refused: 42809, "temporary"
@@ -326,6 +327,17 @@ else
 	not_ok "4a - mallory's cast ran as postgres (mal.seen: '$seen'; WARNINGs seen: $ran_as)"
 fi
 not_superuser 4b "after applying a strategy with a user-defined cast on its order key"
+# (beyond the list) the order already granted must be found as a
+# duplicate whatever the type's cast to text says: the ledger stores the
+# key as its output text, so the lookup must use the same text.
+q_ok postgres "SELECT compensation.activate('okey4')"
+q postgres "SELECT granted FROM compensation.apply('okey4', '$AS_OF')"
+okey_grants=$(val "SELECT count(*) FROM compensation.grants WHERE strategy = 'okey4'")
+if [ $RC -eq 0 ] && [ "$OUT" = 0 ] && [ "$okey_grants" -le 1 ]; then
+	ok "4c - applying okey4 again grants nothing more ($okey_grants grant)"
+else
+	not_ok "4c - applying okey4 again (composite order key with a cast to text): $(outcome); $okey_grants grants"
+fi
 retire_all
 
 # --- 5. relation swapped after definition ----------------------------------------

@@ -191,6 +191,7 @@ typedef struct RunState
 	MemoryContext row_context;	/* reset at every row */
 	int64		run_id;
 	Oid			author;			/* reads the source; InvalidOid: the caller */
+	Oid			source_relid;	/* apply and dry runs: the source checked */
 
 	/* budgets (apply, dry run) */
 	int			nbudgets;
@@ -1118,6 +1119,25 @@ run_query(RunState *run, const char *query, Datum *args, bool read_only)
 }
 
 /*
+ * The order key as the ledger stores it: the text of its type's output
+ * function (column_text()).  A cast to text says the same for text and
+ * varchar only; another type may have a cast of its own (a user's, on a
+ * composite) or a different text form (char(n) loses its padding), so its
+ * output function is called, through concat().
+ */
+static char *
+order_key_as_text(RunState *run, const char *order_column)
+{
+	AttrNumber	attnum = get_attnum(run->source_relid, run->spec->key_order.name);
+	Oid			typid = attnum == InvalidAttrNumber ? InvalidOid	/* binding reports it */
+		: getBaseType(get_atttype(run->source_relid, attnum));
+
+	if (typid == TEXTOID || typid == VARCHAROID)
+		return psprintf("(s.%s)::pg_catalog.text", order_column);
+	return psprintf("pg_catalog.concat(s.%s)", order_column);
+}
+
+/*
  * run_strategy
  *		Walk the candidates with at in [from, to) and at <= as_of.
  *
@@ -1157,8 +1177,8 @@ run_strategy(RunState *run, TimestampTz from, TimestampTz to)
 					  quote_literal_cstr(spec->strategy_name), spec->version);
 	group_orders = psprintf("(SELECT l.order_key FROM compensation.granted_orders AS l"
 							"  WHERE l.exclusive_group OPERATOR(pg_catalog.=) $1) AS g"
-							"  ON g.order_key OPERATOR(pg_catalog.=) (s.%s)::pg_catalog.text",
-							order_column);
+							"  ON g.order_key OPERATOR(pg_catalog.=) %s",
+							order_key_as_text(run, order_column));
 	args[0] = CStringGetTextDatum(spec->exclusive_group);
 	args[1] = TimestampTzGetDatum(from);
 	args[2] = TimestampTzGetDatum(to);
@@ -1305,7 +1325,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 
 	spec = load_strategy(name, false, -1, false);
 	run = new_run(dry_run ? RUN_DRY : RUN_APPLY, spec, as_of);
-	run->author = check_strategy_source(spec);
+	run->author = check_strategy_source(spec, &run->source_relid);
 	run->quarter = quarter_of_timestamp(as_of, compensation_fiscal_start_month);
 	format_quarter(run->quarter, run->quarter_label);
 

@@ -133,10 +133,10 @@ relation_owner_name(Oid relid)
  * check_strategy_source
  *		Resolve the source of a stored version for a run and check that it
  *		is the relation its author validated, and that the author may still
- *		read it.  Returns the author's role id.
+ *		read it.  Returns the author's role id, and the source in *relid.
  */
 Oid
-check_strategy_source(StrategySpec *spec)
+check_strategy_source(StrategySpec *spec, Oid *source_relid)
 {
 	char	   *context = psprintf("strategy \"%s\" version %d", spec->strategy_name, spec->version);
 	Oid			author = get_role_oid(spec->created_by, true);
@@ -170,6 +170,7 @@ check_strategy_source(StrategySpec *spec)
 				 errdetail("A strategy's source is read with the rights of the role that defined the version."),
 				 errhint("GRANT SELECT ON %s TO %s, or define a new version.",
 						 spec->source, quote_identifier(spec->created_by))));
+	*source_relid = relid;
 	return author;
 }
 

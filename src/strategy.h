@@ -271,7 +271,7 @@ typedef struct AuthorSwitch
 } AuthorSwitch;
 
 extern Oid	strategy_source_relid(StrategySpec *spec, const char *context);
-extern Oid	check_strategy_source(StrategySpec *spec);
+extern Oid	check_strategy_source(StrategySpec *spec, Oid *source_relid);
 extern const char *relkind_name(char relkind);
 extern void become_author(Oid author, AuthorSwitch *saved);
 extern void stop_being_author(AuthorSwitch *saved);

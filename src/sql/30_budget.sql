@@ -73,6 +73,7 @@ DECLARE
 	existing compensation.budget;
 	result bigint;
 BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('set_budget');
 	IF program IS NULL OR btrim(program) = '' THEN
 		RAISE EXCEPTION 'program must be a non-empty name'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -186,6 +187,7 @@ DECLARE
 	inserted integer;
 	written integer := 0;
 BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('roll_quarter');
 	IF "from" IS NULL OR "to" IS NULL OR carry_unspent IS NULL THEN
 		RAISE EXCEPTION 'roll_quarter arguments must not be null'
 			USING ERRCODE = 'null_value_not_allowed',

@@ -1,24 +1,44 @@
 #!/usr/bin/env bash
-# test/shell/concurrency.sh — stress apply, apply_all and void_grant at once.
+# test/shell/concurrency.sh — every operation at once: apply, apply_all, dry
+# runs, void_grant, set_budget, roll_quarter and the strategy lifecycle.
 #
-# Ten sessions for COMP_CONC_SECONDS (default 30) seconds, all on the same
-# budgets:
+# Sixteen sessions for COMP_CONC_SECONDS (default 60) seconds, all on the
+# same budgets:
 #   - 4 sessions apply a random one of four strategies, as a scheduler would;
 #   - 2 sessions run apply_all();
 #   - 2 sessions void a random non-voided grant (money goes back, so the
 #     applies keep finding room in budgets that are mostly exhausted);
-#   - 1 session applies with dry_run and reads the dashboards' views;
+#   - 1 session applies with dry_run, apply_all with dry_run, and reads the
+#     dashboards' views;
 #   - 1 session inserts new orders into the source all along, so that
-#     every apply finds new candidates.
-# The four strategies: two share the exclusive group "delivery" (different
-# priorities, one with a per-buyer cap), a third spends the same budget from
-# another group, a fourth another program with a holdout and no notify.
-# The "delivery" program has an all-markets budget and a market budget.
+#     every apply finds new candidates;
+#   - 2 sessions set a random budget (of any quarter) to what it has spent
+#     plus a random rest, as an administrator would: under the row lock that
+#     set_budget takes anyway, so that the amount is never below what is
+#     spent (an error that would end the session);
+#   - 2 sessions roll quarters over, with and without carry_unspent: out of
+#     the quarter being spent (2026-Q4) into 2027-Q1 and 2027-Q2, from there
+#     on to 2027-Q3, and into 2026-Q4 from 2026-Q3 (which has a market budget
+#     that 2026-Q4 lacks, so a budget appears in the quarter being spent);
+#   - 2 sessions each cycle a strategy of their own (st_5, st_6) through
+#     define_strategy (a new version), activate, pause and activate again;
+#     st_5 shares the exclusive group and program of st_1 and st_2, st_6
+#     those of st_4.  apply_all picks them up when they are active.
+# The four steady strategies: two share the exclusive group "delivery"
+# (different priorities, one with a per-buyer cap), a third spends the same
+# budget from another group, a fourth another program with a holdout and no
+# notify.  The "delivery" program has an all-markets budget and a market
+# budget.
 #
-# Runs take their locks in one global order (groups, programs, budgets;
-# apply_all all of them first), so a deadlock (40P01) is a failure.
+# Everything takes its locks in one global order (exclusive groups,
+# programs, budgets in budget_id order; apply_all all of them first;
+# roll_quarter its programs, then its source budgets), so a deadlock
+# (40P01) is a failure: in pgbench's errors, in the server log, or as the
+# error of a strategy that apply_all reports as failed.
 # serialization_failure (40001) is retried by pgbench (--max-tries) and
-# counted; any other error aborts a client and fails the test.
+# counted; any other error aborts a client and fails the test.  The only
+# failed runs allowed are those of a strategy paused between apply_all's
+# listing and its run ("has no active version").
 #
 # Then the invariants, each a failure when broken:
 #   - no (exclusive_group, order_key) granted twice;
@@ -29,19 +49,21 @@
 #   - every grant and holdout record refers to an existing run, budget (of
 #     its program, quarter and currency) and strategy version (there are no
 #     foreign keys on these tables);
-#   - every run row is 'done';
+#   - every run row is 'done', or 'failed' for the reason above, with no
+#     grant;
 #   - no order both granted and held out by the same strategy;
 #   - every grant's amount is what compensation.amount() says for its row;
 #   - no grant spent a market budget of another market;
 #   - st_2's per-buyer count cap holds (as apply reads it: at most 2 grants
 #     in the 90 days up to each grant, among the grants decided before it);
+#   - the roll-overs wrote their quarters, the lifecycle made versions;
 #   - one more apply of each strategy, alone, grants nothing it should not
 #     (it may grant what the budget now allows, never a duplicate).
 # Prints one summary line.  Exit 0 pass, 77 skip (no server), 1 fail.
 set -euo pipefail
 
 DB=compensation_concurrency
-SECONDS_TO_RUN=${COMP_CONC_SECONDS:-30}
+SECONDS_TO_RUN=${COMP_CONC_SECONDS:-60}
 PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
 command -v "$PGBENCH" >/dev/null 2>&1 || PGBENCH=pgbench
 
@@ -124,7 +146,43 @@ SELECT compensation.define_strategy('st_4', '{
 	"when": {"col": "value", "op": ">=", "value": 0}, "currency": "EUR",
 	"amount": {"type": "fixed", "value": 5}, "holdout": 0.2,
 	"instrument": "cash_back", "program": "reviews", "exclusive": "damage"}');
-SELECT compensation.activate('st_' || i) FROM generate_series(1, 4) AS i;
+-- the lifecycle sessions' strategies: session n cycles st_(5 + n)
+CREATE TABLE public.conc_lifecycle (n integer PRIMARY KEY, name text NOT NULL, spec jsonb NOT NULL);
+INSERT INTO public.conc_lifecycle VALUES
+	(0, 'st_5', '{
+	"scenario": "late_delivery", "source": "public.conc_src",
+	"keys": {"order": "order_id", "buyer": "buyer_id", "at": "at", "market": "market"},
+	"when": {"col": "value", "op": ">", "value": 150}, "currency": "EUR",
+	"amount": {"type": "fixed", "value": 2},
+	"instrument": "voucher", "program": "delivery", "exclusive": "delivery", "priority": 7,
+	"notify": {"channel": "sms", "template": "{order}: {amount}"}}'),
+	(1, 'st_6', '{
+	"scenario": "damaged", "source": "public.conc_src",
+	"keys": {"order": "order_id", "buyer": "buyer_id", "at": "at"},
+	"when": {"col": "value", "op": "<", "value": 30}, "currency": "EUR",
+	"amount": {"type": "fixed", "value": 1},
+	"instrument": "points", "program": "reviews", "exclusive": "damage", "priority": 3}');
+SELECT compensation.define_strategy(name, spec) FROM public.conc_lifecycle;
+SELECT compensation.activate('st_' || i) FROM generate_series(1, 6) AS i;
+
+-- what the roll-overs start from: 2026-Q3 has a market budget (DE) that
+-- 2026-Q4 lacks, and one that it has (the all-markets budget, left alone)
+SELECT compensation.set_budget('delivery', '2026-Q3', 300, 'EUR', 'DE');
+SELECT compensation.set_budget('delivery', '2026-Q3', 1000, 'EUR');
+
+-- set_budget as an administrator would: what is spent plus a random rest
+-- (0 to 300.00), under the lock set_budget takes anyway (one budget row),
+-- so that the amount is never below what is spent
+CREATE FUNCTION public.conc_set_budget() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	b compensation.budget;
+BEGIN
+	SELECT * INTO b FROM compensation.budget ORDER BY random() LIMIT 1 FOR UPDATE;
+	RETURN compensation.set_budget(b.program, b.quarter,
+								   (b.spent_minor + (random() * 30000)::bigint) / 100.0,
+								   b.currency, b.market);
+END
+$$;
 SQL
 
 # ---- the sessions -----------------------------------------------------------
@@ -161,6 +219,33 @@ SELECT 'o' || nextval('public.conc_seq'), 'b' || (random() * 300)::int,
 \sleep 20 ms
 SQL
 
+cat >"$work/set_budget.sql" <<'SQL'
+SELECT public.conc_set_budget();
+\sleep 20 ms
+SQL
+# between a few quarters, with and without the unspent rest
+cat >"$work/roll.sql" <<'SQL'
+\set r random(1, 6)
+SELECT compensation.roll_quarter(f, t, c)
+  FROM (VALUES (1, '2026-Q4', '2027-Q1', true), (2, '2026-Q4', '2027-Q1', false),
+			   (3, '2026-Q4', '2027-Q2', true), (4, '2027-Q1', '2027-Q2', false),
+			   (5, '2026-Q3', '2026-Q4', false), (6, '2027-Q2', '2027-Q3', true)) AS v(n, f, t, c)
+ WHERE n = :r;
+\sleep 20 ms
+SQL
+# each client its own strategy: a new version, activate, pause, activate
+cat >"$work/lifecycle.sql" <<'SQL'
+\set pay random(1, 6)
+SELECT compensation.define_strategy(name, jsonb_set(spec, '{amount,value}', to_jsonb(:pay)))
+  FROM public.conc_lifecycle WHERE n = :client_id;
+SELECT compensation.activate(name) FROM public.conc_lifecycle WHERE n = :client_id;
+\sleep 200 ms
+SELECT compensation.pause(name) FROM public.conc_lifecycle WHERE n = :client_id;
+\sleep 50 ms
+SELECT compensation.activate(name) FROM public.conc_lifecycle WHERE n = :client_id;
+\sleep 200 ms
+SQL
+
 started=$SECONDS
 pids=()
 names=()
@@ -175,7 +260,10 @@ bench apply_all 2 apply_all.sql
 bench void 2 void.sql
 bench reader 1 reader.sql
 bench insert 1 insert.sql
-sessions=10
+bench set_budget 2 set_budget.sql
+bench roll 2 roll.sql
+bench lifecycle 2 lifecycle.sql
+sessions=16
 
 fail=0
 problems=()
@@ -192,7 +280,7 @@ done
 deadlocks=0 serialization=0 failed=0 transactions=0 other=0
 for name in "${names[@]}"; do
 	err=$work/$name.err out=$work/$name.out
-	d=$(grep -c 'deadlock detected' "$err" || true)
+	d=$(grep -c -E 'deadlock detected|40P01' "$err" || true)
 	s=$(grep -c 'could not serialize access' "$err" || true)
 	deadlocks=$((deadlocks + d))
 	serialization=$((serialization + s))
@@ -216,6 +304,10 @@ done
 if [ -n "$log" ]; then
 	crash=$(tail -c +"$((log_start + 1))" "$log" | grep -E 'terminated by signal|was terminated by exception' || true)
 	[ -z "$crash" ] || problem "the server crashed: $(echo "$crash" | head -3 | tr '\n' ' ')"
+	# (apply_all turns a strategy's error into a WARNING, which the log keeps)
+	logged=$(tail -c +"$((log_start + 1))" "$log" | grep -c -E 'deadlock detected|40P01' || true)
+	[ "$logged" -eq 0 ] || problem "$logged deadlock lines in the server log: $(tail -c +"$((log_start + 1))" "$log" |
+		grep -E -A2 'deadlock detected|40P01' | head -6 | tr '\n' ' ')"
 fi
 for _ in $(seq 1 60); do	# after a crash, wait for recovery before checking
 	psql -X -q -d postgres -c 'SELECT 1' >/dev/null 2>&1 && break
@@ -240,13 +332,13 @@ check "budget spent differs from its non-voided grants" \
 check "grant of a notifying strategy without an outbox row" \
 	"SELECT count(*) FROM compensation.ledger AS l
 	   JOIN compensation.strategy AS s USING (strategy_id)
-	  WHERE s.name <> 'st_4'
+	  WHERE s.name NOT IN ('st_4', 'st_6')
 		AND NOT EXISTS (SELECT FROM compensation.outbox AS o WHERE o.grant_id = l.grant_id)"
 check "outbox row without a grant, or of a strategy without notify" \
 	"SELECT count(*) FROM compensation.outbox AS o
 	   LEFT JOIN compensation.ledger AS l USING (grant_id)
 	   LEFT JOIN compensation.strategy AS s USING (strategy_id)
-	  WHERE l.grant_id IS NULL OR s.name = 'st_4'"
+	  WHERE l.grant_id IS NULL OR s.name IN ('st_4', 'st_6')"
 # no foreign keys hold these tables together: check the references
 check "grant or holdout record referring to a missing run, budget or strategy version" \
 	"SELECT (SELECT count(*) FROM compensation.ledger AS l
@@ -259,7 +351,12 @@ check "grant or holdout record referring to a missing run, budget or strategy ve
 check "grant whose budget is not of its program and quarter" \
 	"SELECT count(*) FROM compensation.ledger AS l JOIN compensation.budget AS b USING (budget_id)
 	  WHERE b.program <> l.program OR b.quarter <> '2026-Q4' OR b.currency <> l.currency"
-check "run not done" "SELECT count(*) FROM compensation.run WHERE status <> 'done' OR finished_at IS NULL"
+check "run neither done nor failed for a paused strategy" \
+	"SELECT count(*) FROM compensation.run
+	  WHERE finished_at IS NULL OR status NOT IN ('done', 'failed')
+		 OR (status = 'failed' AND (error NOT LIKE '%has no active version (SQLSTATE 55000)' OR granted <> 0))"
+check "deadlock reported as a failed run by apply_all" \
+	"SELECT count(*) FROM compensation.run WHERE error LIKE '%40P01%' OR error LIKE '%deadlock%'"
 check "grant outside its run's counts" \
 	"SELECT count(*) FROM compensation.run AS r
 	  WHERE r.granted <> (SELECT count(*) FROM compensation.ledger AS l WHERE l.run_id = r.run_id)"
@@ -304,12 +401,23 @@ stats=$(value "SELECT (SELECT count(*) FROM compensation.run) || ' runs, '
 	|| (SELECT count(*) FROM compensation.ledger WHERE voided_at IS NOT NULL) || ' voided), '
 	|| (SELECT count(*) FROM public.conc_src) || ' orders, '
 	|| (SELECT sum(skipped_budget) FROM compensation.run) || ' budget skips, '
-	|| (SELECT sum(skipped_duplicate) FROM compensation.run) || ' duplicate skips'") ||
+	|| (SELECT sum(skipped_duplicate) FROM compensation.run) || ' duplicate skips, '
+	|| (SELECT count(*) FROM compensation.run WHERE status = 'failed') || ' runs of paused strategies, '
+	|| (SELECT count(*) FROM compensation.budget) || ' budgets, '
+	|| (SELECT count(*) FROM compensation.strategy_version) || ' strategy versions'") ||
 	stats="(no statistics: the server did not answer)"
 [ "$(value "SELECT count(*) FROM compensation.ledger WHERE voided_at IS NOT NULL")" -gt 0 ] ||
 	problem "no grant was voided: the test did not exercise void_grant"
-[ "$(value "SELECT count(DISTINCT strategy_id) FROM compensation.ledger")" = 4 ] ||
-	problem "not every strategy granted something"
+[ "$(value "SELECT count(DISTINCT s.name) FROM compensation.ledger JOIN compensation.strategy AS s USING (strategy_id)
+	WHERE s.name IN ('st_1', 'st_2', 'st_3', 'st_4')")" = 4 ] ||
+	problem "not every steady strategy granted something"
+[ "$(value "SELECT count(DISTINCT quarter) FROM compensation.budget WHERE quarter IN ('2027-Q1', '2027-Q2', '2027-Q3')")" = 3 ] ||
+	problem "the roll-overs did not write 2027-Q1, 2027-Q2 and 2027-Q3"
+[ "$(value "SELECT count(*) FROM compensation.budget WHERE quarter = '2026-Q4' AND market = 'DE'")" = 1 ] ||
+	problem "the roll-over from 2026-Q3 did not add its DE budget to 2026-Q4"
+[ "$(value "SELECT min(versions) FROM (SELECT count(*) AS versions FROM compensation.strategy_version
+	JOIN compensation.strategy AS s USING (strategy_id) WHERE s.name IN ('st_5', 'st_6') GROUP BY s.name) AS v")" -gt 2 ] ||
+	problem "the lifecycle sessions made no new versions"
 
 for p in "${problems[@]}"; do
 	say "FAIL: $p"

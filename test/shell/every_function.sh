@@ -461,13 +461,13 @@ errors=$(wc -l <"$work/states")
 ok=$((total - errors))
 if [ -s "$work/crashes" ]; then
 	fail=1
-	say "CRASHES ($(wc -l <"$work/crashes")): role, call"
-	sed 's/^/    /' "$work/crashes"
+	say "CRASHES ($(wc -l <"$work/crashes")): call, then the roles it crashed as"
+	awk -F'\t' '{ r[$2] = r[$2] " " $1 } END { for (c in r) printf "    %s\n        as:%s\n", c, r[c] }' "$work/crashes"
 fi
 if [ -s "$work/internal" ]; then
 	fail=1
-	say "INTERNAL ERRORS ($(wc -l <"$work/internal")): role, SQLSTATE, call, message"
-	sort -u "$work/internal" | sed 's/^/    /'
+	say "INTERNAL ERRORS ($(wc -l <"$work/internal")): SQLSTATE, call, message, then the roles"
+	awk -F'\t' '{ k = $2 "  " $3 "\n        " $4; r[k] = r[k] " " $1 } END { for (k in r) printf "    %s\n        as:%s\n", k, r[k] }' "$work/internal"
 fi
 if [ -n "$log" ]; then
 	crash=$(tail -c +"$((log_start + 1))" "$log" | grep -E 'terminated by signal|was terminated by exception' || true)

@@ -30,7 +30,6 @@
 #include "postgres.h"
 
 #include "access/sysattr.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -42,7 +41,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/typcache.h"
 
 #include "strategy.h"
@@ -62,32 +60,24 @@ columns_read_by(PlannerInfo *root, Node *strategy_arg, Node *version_arg)
 {
 	Const	   *strategy = (Const *) strategy_arg;
 	Const	   *version = (Const *) version_arg;
-	MemoryContext spec_context;
-	MemoryContext oldcontext;
 	StrategySpec *spec;
 	List	   *names = NIL;
 	ListCell   *lc;
-	Oid			namespace;
+	Oid			strategy_relid;
+	Oid			strategy_version_relid;
 
 	if (!IsA(strategy, Const) || strategy->constisnull || !IsA(version, Const))
 		return NIL;
 
-	spec_context = AllocSetContextCreate(CurrentMemoryContext, "compensation planner spec",
-										 ALLOCSET_SMALL_SIZES);
-	oldcontext = MemoryContextSwitchTo(spec_context);
 	spec = load_strategy(TextDatumGetCString(strategy->constvalue), !version->constisnull,
 						 version->constisnull ? -1 : DatumGetInt32(version->constvalue), true);
-	MemoryContextSwitchTo(oldcontext);
 	if (spec != NULL)
 		foreach(lc, strategy_columns_read(spec))
 			names = lappend(names, pstrdup(((SpecColumn *) lfirst(lc))->name));
-	MemoryContextDelete(spec_context);
 
-	namespace = get_namespace_oid("compensation", false);
-	root->glob->relationOids = lappend_oid(root->glob->relationOids,
-										   get_relname_relid("strategy", namespace));
-	root->glob->relationOids = lappend_oid(root->glob->relationOids,
-										   get_relname_relid("strategy_version", namespace));
+	strategy_catalog_relids(&strategy_relid, &strategy_version_relid);
+	root->glob->relationOids = lappend_oid(root->glob->relationOids, strategy_relid);
+	root->glob->relationOids = lappend_oid(root->glob->relationOids, strategy_version_relid);
 	return names;
 }
 

@@ -282,6 +282,11 @@ extern void unpin_search_path(int nestlevel);
 /* strategy_cache.c */
 extern StrategySpec *load_strategy(const char *name, bool has_version, int32 version,
 								   bool missing_ok);
+extern StrategySpec *load_bound_strategy(const char *name, bool has_version, int32 version,
+										 Oid row_type, int32 row_typmod, TupleDesc row_desc,
+										 const char *described_as);
+extern uint64 current_strategy_generation(void);
+extern void strategy_catalog_relids(Oid *strategy, Oid *strategy_version);
 
 /* spec_parse.c */
 extern StrategySpec *parse_strategy_spec(Jsonb *spec, bool new_definition);

@@ -1,80 +1,106 @@
 /*-------------------------------------------------------------------------
  *
  * strategy_cache.c
- *	  Strategies as the SQL functions see them: loading a version from the
- *	  catalog tables, compiling it once per call site, noticing changes made
- *	  by other sessions, and the SQL-callable entry points eligible(),
- *	  amount(), evaluate(), in_holdout() and validate_spec().
+ *	  The one home of compiled strategies: loading a version from the
+ *	  catalog tables, compiling it once per backend (parse, currencies, and
+ *	  a bind per row type), and dropping what is compiled when the catalog
+ *	  changes.
  *
- * Compiled strategies live in fn_extra (in a context under fn_mcxt), keyed
- * on (strategy name, requested version, row type, catalog generation).  The
- * generation is a backend-local counter bumped by a relcache callback: a
- * statement trigger on the strategy tables (compensation_strategy_changed)
- * sends a relcache invalidation for the table, so a version activated in
- * another session is seen at this session's next statement, the way
- * pg_cron notices job changes.
+ * Every consumer asks here: the evaluation functions and their call sites
+ * (evaluate.c), the planner support, apply, dry runs and simulate.  A
+ * version is parsed once and bound once per row type it is evaluated on;
+ * the parsed form is bound in place by the first row type that asks, and
+ * parsed again only for a second row type.  compile_stats() counts both,
+ * so that a test can hold the engine to it.
  *
- * Per-row work runs in a memory context that is reset at every call, so
- * nothing allocated for one row outlives it.
+ * A statement trigger on the strategy tables and on the currency table
+ * (compensation_strategy_changed) sends a relcache invalidation for the
+ * table at commit; the callback bumps a generation counter, the way
+ * pg_cron notices changes to its job table.  The next lookup sees the new
+ * generation and forgets every compiled form.  A compiled form already
+ * handed out stays valid until the end of the transaction (its memory is
+ * moved under TopTransactionContext), because a run in progress, or a call
+ * site in the middle of a query, may still be reading it.  A bound form
+ * also remembers the identifier of the row type's tuple descriptor, so
+ * that a column added, dropped or retyped in a source rebinds it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/relation.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "nodes/primnodes.h"
-#include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
-#include "utils/regproc.h"
-#include "utils/varlena.h"
 
 #include "compensation.h"
 #include "strategy.h"
 
-/* Bumped whenever the strategy tables change (any session, at commit). */
+/* Bumped whenever the strategy or currency tables change (any session). */
 static uint64 strategy_generation = 1;
+
+/* The catalog tables' OIDs, looked up once (InvalidOid: not yet). */
 static Oid	strategy_relid = InvalidOid;
 static Oid	strategy_version_relid = InvalidOid;
+static Oid	currency_relid = InvalidOid;
 
-typedef struct EvaluationCache
+/* What the compiler did in this backend: compile_stats(). */
+static int64 compile_parses = 0;
+static int64 compile_binds = 0;
+
+/*
+ * One compiled version: parsed, currencies loaded, and bound to one row
+ * type or to none yet.
+ */
+typedef struct CompiledVersion
 {
-	MemoryContext context;		/* holds everything below; reset on rebuild */
-	MemoryContext row_context;	/* reset at every call */
-	uint64		generation;
-	bool		name_is_constant;	/* the strategy argument is a Const or Param */
-	char	   *strategy_name;
-	bool		has_version;
+	MemoryContext context;		/* holds this struct's spec and jsonb */
+	int32		strategy_id;
 	int32		version;
-	Oid			row_type;		/* InvalidOid: compiled without a row type */
+	Jsonb	   *jsonb;			/* the stored spec, to parse for another row type */
+	bool		bound;
+	bool		binding;		/* a bind that failed halfway: never reuse */
+	Oid			row_type;
 	int32		row_typmod;
-	TupleDesc	row_desc;
-	StrategySpec *spec;			/* NULL while (re)building */
-	Datum	   *values;
-	bool	   *nulls;
-	/* *_columns twins: argument 5 + i is the column at row_desc index [i] */
-	int			npassed;
-	int		   *passed_attindex;
-} EvaluationCache;
+	uint64		row_identifier; /* the tuple descriptor bound to */
+	StrategySpec *spec;
+} CompiledVersion;
+
+/* What a name (and a version, or "the active one") resolves to. */
+typedef struct ResolvedName
+{
+	char	   *name;
+	bool		has_version;
+	int32		requested_version;
+	int32		strategy_id;
+	int32		version;
+} ResolvedName;
+
+static MemoryContext cache_context = NULL;
+static uint64 cache_generation = 0;
+static List *compiled_versions = NIL;	/* of CompiledVersion */
+static List *resolved_names = NIL;	/* of ResolvedName */
 
 static void
 strategy_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == strategy_relid || relid == strategy_version_relid ||
-		strategy_relid == InvalidOid)
+	if (relid == InvalidOid || relid == strategy_relid ||
+		relid == strategy_version_relid || relid == currency_relid)
+	{
 		strategy_generation++;
+		/* dropped and created again, the tables get new OIDs */
+		strategy_relid = strategy_version_relid = currency_relid = InvalidOid;
+	}
 }
 
 void
@@ -83,53 +109,167 @@ strategy_cache_init(void)
 	CacheRegisterRelcacheCallback(strategy_relcache_callback, (Datum) 0);
 }
 
-/*
- * load_strategy
- *		Load (name, version) from the catalog tables and parse it into the
- *		current memory context; without a version, the active one.  The
- *		validity window and exclusive group are taken as stored (computed
- *		once, when the version was defined), not re-derived.
- *
- *		missing_ok: return NULL instead of raising an error when there is no
- *		such strategy or version (the planner asks before anything runs).
- */
-StrategySpec *
-load_strategy(const char *name, bool has_version, int32 version, bool missing_ok)
+uint64
+current_strategy_generation(void)
 {
-	MemoryContext spec_context = CurrentMemoryContext;
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		args[2];
-	char		argnulls[2] = {' ', has_version ? ' ' : 'n'};
-	Jsonb	   *spec_jsonb = NULL;
-	int32		found_version = 0;
-	int32		strategy_id = 0;
-	char	   *salt = NULL;
-	char	   *status = NULL;
-	char	   *exclusive_group = NULL;
-	char	   *created_by = NULL;
-	char		source_kind = '\0';
-	char	   *source_owner = NULL;
-	bool		has_from = false;
-	bool		has_to = false;
-	TimestampTz valid_from = 0;
-	TimestampTz valid_to = 0;
-	int			ret;
-	StrategySpec *spec;
-	Oid			namespace;
-	int			search_path_level;
+	return strategy_generation;
+}
 
+/* The catalog tables' OIDs, cached until they change. */
+static void
+lookup_catalog_relids(void)
+{
+	Oid			namespace;
+
+	if (OidIsValid(strategy_relid))
+		return;
 	namespace = get_namespace_oid("compensation", false);
 	strategy_relid = get_relname_relid("strategy", namespace);
 	strategy_version_relid = get_relname_relid("strategy_version", namespace);
+	currency_relid = get_relname_relid("currency", namespace);
+}
+
+/* The strategy tables, for plans that depend on them (planner_support.c). */
+void
+strategy_catalog_relids(Oid *strategy, Oid *strategy_version)
+{
+	lookup_catalog_relids();
+	*strategy = strategy_relid;
+	*strategy_version = strategy_version_relid;
+}
+
+/*
+ * Forget everything compiled when the catalog changed.  What was handed out
+ * lives on under TopTransactionContext until the transaction ends.
+ */
+static void
+check_generation(void)
+{
+	ListCell   *lc;
+
+	if (cache_context == NULL)
+		cache_context = AllocSetContextCreate(CacheMemoryContext, "compensation compiled strategies",
+											  ALLOCSET_SMALL_SIZES);
+	if (cache_generation == strategy_generation)
+		return;
+	foreach(lc, compiled_versions)
+		MemoryContextSetParent(((CompiledVersion *) lfirst(lc))->context, TopTransactionContext);
+	compiled_versions = NIL;
+	resolved_names = NIL;
+	MemoryContextReset(cache_context);
+	cache_generation = strategy_generation;
+}
+
+/* Parse a stored spec in the entry's context and give it its identity. */
+static StrategySpec *
+compile_version(CompiledVersion *entry, const char *name, const char *salt, const char *status,
+				const char *exclusive_group, bool has_from, TimestampTz valid_from,
+				bool has_to, TimestampTz valid_to, const char *created_by,
+				char source_kind, const char *source_owner)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(entry->context);
+	StrategySpec *spec;
+
+	spec = parse_strategy_spec(entry->jsonb, false);
+	compile_parses++;
+	spec->strategy_name = pstrdup(name);
+	spec->strategy_id = entry->strategy_id;
+	spec->version = entry->version;
+	spec->status = pstrdup(status);
+	spec->holdout_salt = pstrdup(salt);
+	spec->exclusive_group = pstrdup(exclusive_group);
+	spec->has_valid_from = has_from;
+	spec->valid_from = valid_from;
+	spec->has_valid_to = has_to;
+	spec->valid_to = valid_to;
+	spec->created_by = pstrdup(created_by);
+	spec->source_kind = source_kind;
+	spec->source_owner = pstrdup(source_owner);
+	load_currencies(spec);
+	MemoryContextSwitchTo(oldcontext);
+	return spec;
+}
+
+/* A copy of a compiled version's identity onto a fresh parse of it. */
+static CompiledVersion *
+recompile_version(CompiledVersion *from)
+{
+	CompiledVersion *entry;
+	MemoryContext context = AllocSetContextCreate(cache_context, "compensation compiled strategy",
+												  ALLOCSET_SMALL_SIZES);
+	StrategySpec *old = from->spec;
+	MemoryContext oldcontext;
+
+	entry = MemoryContextAllocZero(context, sizeof(CompiledVersion));
+	entry->context = context;
+	entry->strategy_id = from->strategy_id;
+	entry->version = from->version;
+	entry->jsonb = (Jsonb *) MemoryContextAlloc(context, VARSIZE(from->jsonb));
+	memcpy(entry->jsonb, from->jsonb, VARSIZE(from->jsonb));
+	entry->spec = compile_version(entry, old->strategy_name, old->holdout_salt, old->status,
+								  old->exclusive_group, old->has_valid_from, old->valid_from,
+								  old->has_valid_to, old->valid_to, old->created_by,
+								  old->source_kind, old->source_owner);
+	oldcontext = MemoryContextSwitchTo(cache_context);
+	compiled_versions = lappend(compiled_versions, entry);
+	MemoryContextSwitchTo(oldcontext);
+	return entry;
+}
+
+static CompiledVersion *
+find_compiled(int32 strategy_id, int32 version)
+{
+	ListCell   *lc;
+
+	foreach(lc, compiled_versions)
+	{
+		CompiledVersion *entry = (CompiledVersion *) lfirst(lc);
+
+		if (entry->strategy_id == strategy_id && entry->version == version && !entry->binding)
+			return entry;
+	}
+	return NULL;
+}
+
+/*
+ * resolve_name
+ *		Resolve (name, version or the active one) to a compiled version,
+ *		reading the catalog (and parsing the spec) only the first time in
+ *		this generation.  NULL when missing_ok and there is no such version.
+ */
+static CompiledVersion *
+resolve_name(const char *name, bool has_version, int32 version, bool missing_ok)
+{
+	ListCell   *lc;
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	char		argnulls[2] = {' ', has_version ? ' ' : 'n'};
+	int			ret;
+	int			search_path_level;
+	ResolvedName *resolved;
+	CompiledVersion *entry = NULL;
+	MemoryContext oldcontext;
+
+	foreach(lc, resolved_names)
+	{
+		resolved = (ResolvedName *) lfirst(lc);
+		if (resolved->has_version == has_version &&
+			(!has_version || resolved->requested_version == version) &&
+			strcmp(resolved->name, name) == 0)
+		{
+			entry = find_compiled(resolved->strategy_id, resolved->version);
+			if (entry != NULL)
+				return entry;
+			break;
+		}
+	}
 
 	args[0] = CStringGetTextDatum(name);
 	args[1] = Int32GetDatum(version);
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "unexpected SPI_connect failure");
 	search_path_level = pin_search_path();
-	ret = SPI_execute_with_args(
-								"SELECT v.version, v.spec, s.holdout_salt, v.strategy_id, v.status,"
+	ret = SPI_execute_with_args("SELECT v.version, v.spec, s.holdout_salt, v.strategy_id, v.status,"
 								"       v.exclusive_group, pg_catalog.lower(v.valid), pg_catalog.upper(v.valid),"
 								"       v.created_by, v.source_kind, v.source_owner"
 								"  FROM compensation.strategy AS s"
@@ -147,34 +287,57 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 		HeapTuple	tuple = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		MemoryContext spi_context = MemoryContextSwitchTo(spec_context);
+		int32		found_version = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+		int32		strategy_id = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
 
-		Datum		bound;
+		entry = find_compiled(strategy_id, found_version);
+		if (entry == NULL)
+		{
+			MemoryContext context = AllocSetContextCreate(cache_context,
+														  "compensation compiled strategy",
+														  ALLOCSET_SMALL_SIZES);
+			Jsonb	   *jsonb = DatumGetJsonbP(SPI_getbinval(tuple, desc, 2, &isnull));
+			Datum		bound;
+			bool		has_from;
+			bool		has_to;
+			TimestampTz valid_from = 0;
+			TimestampTz valid_to = 0;
 
-		found_version = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
-		spec_jsonb = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 2, &isnull));
-		salt = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
-		strategy_id = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
-		status = TextDatumGetCString(SPI_getbinval(tuple, desc, 5, &isnull));
-		exclusive_group = TextDatumGetCString(SPI_getbinval(tuple, desc, 6, &isnull));
-		bound = SPI_getbinval(tuple, desc, 7, &isnull);
-		if ((has_from = !isnull))
-			valid_from = DatumGetTimestampTz(bound);
-		bound = SPI_getbinval(tuple, desc, 8, &isnull);
-		if ((has_to = !isnull))
-			valid_to = DatumGetTimestampTz(bound);
-		created_by = pstrdup(NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 9, &isnull))));
-		source_kind = DatumGetChar(SPI_getbinval(tuple, desc, 10, &isnull));
-		source_owner = pstrdup(NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 11, &isnull))));
-		MemoryContextSwitchTo(spi_context);
+			entry = MemoryContextAllocZero(context, sizeof(CompiledVersion));
+			entry->context = context;
+			entry->strategy_id = strategy_id;
+			entry->version = found_version;
+			entry->jsonb = (Jsonb *) MemoryContextAlloc(context, VARSIZE(jsonb));
+			memcpy(entry->jsonb, jsonb, VARSIZE(jsonb));
+			bound = SPI_getbinval(tuple, desc, 7, &isnull);
+			if ((has_from = !isnull))
+				valid_from = DatumGetTimestampTz(bound);
+			bound = SPI_getbinval(tuple, desc, 8, &isnull);
+			if ((has_to = !isnull))
+				valid_to = DatumGetTimestampTz(bound);
+			entry->spec = compile_version(entry, name,
+										  TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull)),
+										  TextDatumGetCString(SPI_getbinval(tuple, desc, 5, &isnull)),
+										  TextDatumGetCString(SPI_getbinval(tuple, desc, 6, &isnull)),
+										  has_from, valid_from, has_to, valid_to,
+										  NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 9, &isnull))),
+										  DatumGetChar(SPI_getbinval(tuple, desc, 10, &isnull)),
+										  NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 11, &isnull))));
+			oldcontext = MemoryContextSwitchTo(cache_context);
+			compiled_versions = lappend(compiled_versions, entry);
+			MemoryContextSwitchTo(oldcontext);
+		}
+		oldcontext = MemoryContextSwitchTo(cache_context);
+		resolved = palloc(sizeof(ResolvedName));
+		resolved->name = pstrdup(name);
+		resolved->has_version = has_version;
+		resolved->requested_version = version;
+		resolved->strategy_id = strategy_id;
+		resolved->version = found_version;
+		resolved_names = lappend(resolved_names, resolved);
+		MemoryContextSwitchTo(oldcontext);
 	}
-	else if (missing_ok)
-	{
-		unpin_search_path(search_path_level);
-		SPI_finish();
-		return NULL;
-	}
-	else
+	else if (!missing_ok)
 	{
 		bool		exists;
 
@@ -199,515 +362,106 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 	}
 	unpin_search_path(search_path_level);
 	SPI_finish();
-
-	spec = parse_strategy_spec(spec_jsonb, false);
-	spec->strategy_name = pstrdup(name);
-	spec->strategy_id = strategy_id;
-	spec->version = found_version;
-	spec->status = status;
-	spec->holdout_salt = salt;
-	spec->exclusive_group = exclusive_group;
-	spec->has_valid_from = has_from;
-	spec->valid_from = valid_from;
-	spec->has_valid_to = has_to;
-	spec->valid_to = valid_to;
-	spec->created_by = created_by;
-	spec->source_kind = source_kind;
-	spec->source_owner = source_owner;
-	return spec;
-}
-
-static bool
-cache_matches(EvaluationCache *cache, text *name, bool has_version, int32 version,
-			  Oid row_type, int32 row_typmod)
-{
-	size_t		name_len = VARSIZE_ANY_EXHDR(name);
-
-	return cache->spec != NULL &&
-		cache->generation == strategy_generation &&
-		cache->row_type == row_type && cache->row_typmod == row_typmod &&
-		cache->has_version == has_version &&
-		(!has_version || cache->version == version) &&
-		strlen(cache->strategy_name) == name_len &&
-		memcmp(cache->strategy_name, VARDATA_ANY(name), name_len) == 0;
+	return entry;
 }
 
 /*
- * Is argument argnum of this call a Const?  (Not get_fn_expr_arg_stable:
- * PL/pgSQL evaluates a simple expression again and again with the same
- * FmgrInfo and new values for its PARAM_EXTERN parameters.)
+ * load_strategy
+ *		The compiled form of (name, version), or of the active version when
+ *		has_version is false: its identity, rules and currencies, maybe
+ *		bound to some row type.  For what does not evaluate rows (apply's
+ *		run, the planner, in_holdout).  Read-only; valid at least until the
+ *		end of the transaction.
+ *
+ *		missing_ok: return NULL instead of raising an error when there is no
+ *		such strategy or version (the planner asks before anything runs).
  */
-static bool
-argument_is_const(FmgrInfo *flinfo, int argnum)
+StrategySpec *
+load_strategy(const char *name, bool has_version, int32 version, bool missing_ok)
 {
-	List	   *args;
+	CompiledVersion *entry;
 
-	if (flinfo->fn_expr == NULL || !IsA(flinfo->fn_expr, FuncExpr))
-		return false;
-	args = ((FuncExpr *) flinfo->fn_expr)->args;
-	return argnum < list_length(args) && IsA(list_nth(args, argnum), Const);
+	lookup_catalog_relids();
+	check_generation();
+	entry = resolve_name(name, has_version, version, missing_ok);
+	return entry ? entry->spec : NULL;
 }
 
-/* Arguments of the *_columns twins: strategy, version, row type, attnums, ctid. */
-#define TWIN_ARG_ATTNUMS 3
-#define TWIN_ARG_CTID 4
-#define TWIN_FIRST_COLUMN_ARG 5
-#define TWIN_HINT "It is what the planner writes for eligible(), amount() and evaluate() of a table row; call those instead."
-
 /*
- * map_passed_columns
- *		For a *_columns twin: which column of the row type each argument is
- *		(the constant attnums array the planner wrote), checked against the
- *		argument types so that a hand-written call can never make a value
- *		be read as another type, and against what the strategy reads.
+ * load_bound_strategy
+ *		The compiled form of (name, version) bound to row_desc, the tuple
+ *		descriptor of row type (row_type, row_typmod).  Binds the parsed form
+ *		in place the first time; parses again only for a second row type.
+ *		described_as names the row type in errors.
  */
-static void
-map_passed_columns(FunctionCallInfo fcinfo, EvaluationCache *cache, StrategySpec *spec)
+StrategySpec *
+load_bound_strategy(const char *name, bool has_version, int32 version,
+					Oid row_type, int32 row_typmod, TupleDesc row_desc,
+					const char *described_as)
 {
-	const char *function = get_func_name(fcinfo->flinfo->fn_oid);
-	ArrayType  *attnums_array;
-	Datum	   *attnums;
-	bool	   *attnum_nulls;
-	int			npassed;
-	bool	   *passed;
+	CompiledVersion *first;
+	CompiledVersion *entry = NULL;
+	uint64		identifier = assign_record_type_identifier(row_type, row_typmod);
 	ListCell   *lc;
-
-	if (PG_ARGISNULL(TWIN_ARG_ATTNUMS) || !argument_is_const(fcinfo->flinfo, TWIN_ARG_ATTNUMS))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s() needs a constant array of column numbers", function),
-				 errhint("%s", TWIN_HINT)));
-	attnums_array = PG_GETARG_ARRAYTYPE_P(TWIN_ARG_ATTNUMS);
-	deconstruct_array(attnums_array, INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
-					  &attnums, &attnum_nulls, &npassed);
-	if (npassed != PG_NARGS() - TWIN_FIRST_COLUMN_ARG)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s() got %d column numbers for %d columns",
-						function, npassed, PG_NARGS() - TWIN_FIRST_COLUMN_ARG),
-				 errhint("%s", TWIN_HINT)));
-
-	cache->npassed = npassed;
-	cache->passed_attindex = palloc(sizeof(int) * Max(npassed, 1));
-	passed = palloc0(sizeof(bool) * cache->row_desc->natts);
-	for (int i = 0; i < npassed; i++)
-	{
-		int			attindex = attnum_nulls[i] ? -1 : DatumGetInt16(attnums[i]) - 1;
-		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, TWIN_FIRST_COLUMN_ARG + i);
-
-		if (attindex < 0 || attindex >= cache->row_desc->natts ||
-			TupleDescAttr(cache->row_desc, attindex)->attisdropped ||
-			TupleDescAttr(cache->row_desc, attindex)->atttypid != argtype)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("%s(): argument %d is not column %d of type %s",
-							function, TWIN_FIRST_COLUMN_ARG + i + 1, attindex + 1,
-							format_type_be(cache->row_type)),
-					 errhint("%s", TWIN_HINT)));
-		cache->passed_attindex[i] = attindex;
-		passed[attindex] = true;
-	}
-
-	/*
-	 * The planner passed the columns of the version in force when it
-	 * planned; the strategy tables are in the plan's dependencies, so a
-	 * change replans.  Only a version activated between planning and
-	 * running can get here.
-	 */
-	foreach(lc, strategy_columns_read(spec))
-	{
-		SpecColumn *column = (SpecColumn *) lfirst(lc);
-
-		if (!passed[column->attindex])
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("strategy \"%s\" changed while the query was being planned",
-							spec->strategy_name),
-					 errdetail("Version %d reads column \"%s\", which the plan does not read.",
-							   spec->version, column->name),
-					 errhint("Run the query again.")));
-	}
-
-	/* columns not passed stay NULL: the strategy does not read them */
-	for (int i = 0; i < cache->row_desc->natts; i++)
-	{
-		cache->values[i] = (Datum) 0;
-		cache->nulls[i] = true;
-	}
-}
-
-/*
- * get_evaluation_cache
- *		The compiled strategy for this call site, rebuilt when the name, the
- *		version, the row type or the catalog changed.
- */
-static EvaluationCache *
-get_evaluation_cache(FunctionCallInfo fcinfo, Datum name_datum, bool has_version, int32 version,
-					 Oid row_type, int32 row_typmod, bool columns_passed)
-{
-	EvaluationCache *cache = (EvaluationCache *) fcinfo->flinfo->fn_extra;
-	MemoryContext oldcontext;
-	text	   *name;
-
-	/*
-	 * The common case, once per row: same call site, constant strategy
-	 * name, nothing changed.  A constant name cannot differ from the one
-	 * the cache was built for, so it need not even be detoasted.
-	 */
-	if (cache != NULL && cache->spec != NULL && cache->name_is_constant &&
-		cache->generation == strategy_generation &&
-		cache->row_type == row_type && cache->row_typmod == row_typmod &&
-		cache->has_version == has_version && (!has_version || cache->version == version))
-		return cache;
-
-	name = DatumGetTextPP(name_datum);
-	if (cache == NULL)
-	{
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(EvaluationCache));
-		cache->context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
-											   "compensation strategy",
-											   ALLOCSET_SMALL_SIZES);
-		cache->row_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
-												   "compensation row",
-												   ALLOCSET_DEFAULT_SIZES);
-		cache->name_is_constant = argument_is_const(fcinfo->flinfo, 0);
-		fcinfo->flinfo->fn_extra = cache;
-	}
-	else if (cache_matches(cache, name, has_version, version, row_type, row_typmod))
-		return cache;
-
-	cache->spec = NULL;
-	MemoryContextReset(cache->context);
-	oldcontext = MemoryContextSwitchTo(cache->context);
-
-	cache->generation = strategy_generation;
-	cache->strategy_name = text_to_cstring(name);
-	cache->has_version = has_version;
-	cache->version = version;
-	cache->row_type = row_type;
-	cache->row_typmod = row_typmod;
-
-	if (OidIsValid(row_type))
-	{
-		TupleDesc	desc = lookup_rowtype_tupdesc(row_type, row_typmod);
-
-		cache->row_desc = CreateTupleDescCopy(desc);
-		ReleaseTupleDesc(desc);
-		cache->values = palloc(sizeof(Datum) * Max(cache->row_desc->natts, 1));
-		cache->nulls = palloc(sizeof(bool) * Max(cache->row_desc->natts, 1));
-	}
-
-	{
-		StrategySpec *spec = load_strategy(cache->strategy_name, has_version, version, false);
-
-		if (OidIsValid(row_type))
-		{
-			load_currencies(spec);
-			bind_strategy_spec(spec, cache->row_desc,
-							   row_type == RECORDOID ? "the facts row"
-							   : psprintf("the facts row of type %s", format_type_be(row_type)),
-							   false);
-		}
-		if (columns_passed)
-			map_passed_columns(fcinfo, cache, spec);
-		cache->spec = spec;
-	}
-	MemoryContextSwitchTo(oldcontext);
-	return cache;
-}
-
-/*
- * Evaluate the (strategy, facts [, version]) arguments of fcinfo.
- * Returns NULL when strategy or facts is NULL (the SQL functions then
- * return NULL).
- */
-static EvaluationCache *
-evaluate_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decision)
-{
-	HeapTupleHeader facts;
-	bool		has_version;
-	int32		version;
-	EvaluationCache *cache;
-	HeapTupleData tuple;
 	MemoryContext oldcontext;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		return NULL;
-	facts = PG_GETARG_HEAPTUPLEHEADER(1);
-	has_version = PG_NARGS() > 2 && !PG_ARGISNULL(2);
-	version = has_version ? PG_GETARG_INT32(2) : -1;
+	lookup_catalog_relids();
+	check_generation();
+	first = resolve_name(name, has_version, version, false);
 
-	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version, version,
-								 HeapTupleHeaderGetTypeId(facts),
-								 HeapTupleHeaderGetTypMod(facts), false);
-
-	MemoryContextReset(cache->row_context);
-	oldcontext = MemoryContextSwitchTo(cache->row_context);
-	tuple.t_len = HeapTupleHeaderGetDatumLength(facts);
-	ItemPointerSetInvalid(&(tuple.t_self));
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = facts;
-	heap_deform_tuple(&tuple, cache->row_desc, cache->values, cache->nulls);
-	evaluate_strategy(cache->spec, cache->values, cache->nulls, want_reasons, decision);
-	MemoryContextSwitchTo(oldcontext);
-	return cache;
-}
-
-/*
- * Evaluate the (strategy, version, row type, attnums, ctid, column...)
- * arguments of the *_columns twins that planner_support.c substitutes for a table row.
- * Returns NULL when the strategy is NULL or the row is missing (NULL ctid:
- * null-extended by an outer join).
- */
-static EvaluationCache *
-evaluate_column_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decision)
-{
-	EvaluationCache *cache;
-	bool		has_version = !PG_ARGISNULL(1);
-	MemoryContext oldcontext;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(TWIN_ARG_CTID))
-		return NULL;
-	if (PG_NARGS() <= TWIN_ARG_CTID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s() needs the row's ctid after the column numbers",
-						get_func_name(fcinfo->flinfo->fn_oid)),
-				 errhint("%s", TWIN_HINT)));
-	if (PG_GETARG_OID(2) == RECORDOID || !type_is_rowtype(PG_GETARG_OID(2)))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s(): type %u is not a table's row type",
-						get_func_name(fcinfo->flinfo->fn_oid), PG_GETARG_OID(2)),
-				 errhint("%s", TWIN_HINT)));
-	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version,
-								 has_version ? PG_GETARG_INT32(1) : -1,
-								 PG_GETARG_OID(2), -1, true);
-
-	MemoryContextReset(cache->row_context);
-	oldcontext = MemoryContextSwitchTo(cache->row_context);
-	for (int i = 0; i < cache->npassed; i++)
+	foreach(lc, compiled_versions)
 	{
-		int			attindex = cache->passed_attindex[i];
+		CompiledVersion *candidate = (CompiledVersion *) lfirst(lc);
 
-		cache->values[attindex] = PG_GETARG_DATUM(TWIN_FIRST_COLUMN_ARG + i);
-		cache->nulls[attindex] = PG_ARGISNULL(TWIN_FIRST_COLUMN_ARG + i);
+		if (candidate->strategy_id != first->strategy_id || candidate->version != first->version ||
+			candidate->binding)
+			continue;
+		if (candidate->bound && candidate->row_type == row_type &&
+			candidate->row_typmod == row_typmod && candidate->row_identifier == identifier)
+			return candidate->spec;
+		if (!candidate->bound && entry == NULL)
+			entry = candidate;
 	}
-	evaluate_strategy(cache->spec, cache->values, cache->nulls, want_reasons, decision);
+	if (entry == NULL)
+		entry = recompile_version(first);
+
+	/* a bind that fails halfway leaves entry->binding set: never used again */
+	entry->binding = true;
+	oldcontext = MemoryContextSwitchTo(entry->context);
+	bind_strategy_spec(entry->spec, CreateTupleDescCopy(row_desc), described_as, false);
 	MemoryContextSwitchTo(oldcontext);
-	return cache;
+	compile_binds++;
+	entry->binding = false;
+	entry->bound = true;
+	entry->row_type = row_type;
+	entry->row_typmod = row_typmod;
+	entry->row_identifier = identifier;
+	return entry->spec;
 }
 
 /*
- * compensation.eligible(strategy text, facts record, version integer)
- *		-> boolean: the rule holds for the row and an amount can be computed.
+ * compensation.compile_stats() -> (parses bigint, binds bigint)
+ *		How many times this backend parsed and bound a stored strategy.
  */
-PG_FUNCTION_INFO_V1(compensation_eligible);
+PG_FUNCTION_INFO_V1(compensation_compile_stats);
 Datum
-compensation_eligible(PG_FUNCTION_ARGS)
+compensation_compile_stats(PG_FUNCTION_ARGS)
 {
-	Decision	decision;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
 
-	if (evaluate_arguments(fcinfo, false, &decision) == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_BOOL(decision.eligible);
-}
-
-/*
- * compensation.amount(strategy text, facts record, version integer)
- *		-> numeric in the row's currency, NULL when not eligible.
- */
-PG_FUNCTION_INFO_V1(compensation_amount);
-Datum
-compensation_amount(PG_FUNCTION_ARGS)
-{
-	Decision	decision;
-
-	if (evaluate_arguments(fcinfo, false, &decision) == NULL || !decision.eligible)
-		PG_RETURN_NULL();
-	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(decision.amount_minor, decision.exponent));
-}
-
-/* The compensation.decision row of a decision. */
-static Datum
-decision_datum(FunctionCallInfo fcinfo, EvaluationCache *cache, Decision *decision)
-{
-	TupleDesc	result_desc;
-	Datum		result_values[6];
-	bool		result_nulls[6] = {false, false, false, false, false, false};
-	Datum	   *reasons;
-	int			nreasons;
-	ListCell   *lc;
-	int			i = 0;
-
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "unexpected return type: not a row type");
-	result_desc = BlessTupleDesc(result_desc);
-
-	nreasons = list_length(decision->reasons);
-	reasons = palloc(sizeof(Datum) * Max(nreasons, 1));
-	foreach(lc, decision->reasons)
-		reasons[i++] = CStringGetTextDatum((char *) lfirst(lc));
-
-	result_values[0] = BoolGetDatum(decision->eligible);
-	if (decision->eligible)
-	{
-		result_values[1] = NumericGetDatum(int64_div_fast_to_numeric(decision->amount_minor,
-																	 decision->exponent));
-		result_values[2] = CStringGetTextDatum(decision->currency);
-	}
-	else
-		result_nulls[1] = result_nulls[2] = true;
-	result_values[3] = CStringGetTextDatum(cache->spec->instrument);
-	result_values[4] = PointerGetDatum(construct_array(reasons, nreasons, TEXTOID, -1, false,
-													   TYPALIGN_INT));
-	result_values[5] = Int32GetDatum(cache->spec->version);
-	return HeapTupleGetDatum(heap_form_tuple(result_desc, result_values, result_nulls));
+	values[0] = Int64GetDatum(compile_parses);
+	values[1] = Int64GetDatum(compile_binds);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /*
- * compensation.evaluate(strategy text, facts record, version integer)
- *		-> compensation.decision (eligible, amount, currency, instrument,
- *		reasons, version).
- */
-PG_FUNCTION_INFO_V1(compensation_evaluate);
-Datum
-compensation_evaluate(PG_FUNCTION_ARGS)
-{
-	Decision	decision;
-	EvaluationCache *cache = evaluate_arguments(fcinfo, true, &decision);
-
-	if (cache == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(decision_datum(fcinfo, cache, &decision));
-}
-
-/*
- * compensation.eligible_columns / amount_columns / evaluate_columns
- *		(strategy text, version integer, row type oid, attnums int2[],
- *		VARIADIC "any": the row's ctid, then the columns attnums lists): what
- *		planner_support.c rewrites a call with a table row into.  Not meant
- *		to be called by hand.
- */
-PG_FUNCTION_INFO_V1(compensation_eligible_columns);
-Datum
-compensation_eligible_columns(PG_FUNCTION_ARGS)
-{
-	Decision	decision;
-
-	if (evaluate_column_arguments(fcinfo, false, &decision) == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_BOOL(decision.eligible);
-}
-
-PG_FUNCTION_INFO_V1(compensation_amount_columns);
-Datum
-compensation_amount_columns(PG_FUNCTION_ARGS)
-{
-	Decision	decision;
-
-	if (evaluate_column_arguments(fcinfo, false, &decision) == NULL || !decision.eligible)
-		PG_RETURN_NULL();
-	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(decision.amount_minor, decision.exponent));
-}
-
-PG_FUNCTION_INFO_V1(compensation_evaluate_columns);
-Datum
-compensation_evaluate_columns(PG_FUNCTION_ARGS)
-{
-	Decision	decision;
-	EvaluationCache *cache = evaluate_column_arguments(fcinfo, true, &decision);
-
-	if (cache == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(decision_datum(fcinfo, cache, &decision));
-}
-
-/*
- * compensation.in_holdout(strategy text, buyer text, version integer)
- *		-> boolean: is the buyer in the strategy's holdout?
- */
-PG_FUNCTION_INFO_V1(compensation_in_holdout);
-Datum
-compensation_in_holdout(PG_FUNCTION_ARGS)
-{
-	text	   *buyer;
-	EvaluationCache *cache;
-	bool		has_version;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	buyer = PG_GETARG_TEXT_PP(1);
-	has_version = PG_NARGS() > 2 && !PG_ARGISNULL(2);
-	cache = get_evaluation_cache(fcinfo, PG_GETARG_DATUM(0), has_version,
-								 has_version ? PG_GETARG_INT32(2) : -1, InvalidOid, -1, false);
-	PG_RETURN_BOOL(buyer_in_holdout(cache->spec->holdout_salt, cache->spec->holdout_buckets,
-									VARDATA_ANY(buyer), VARSIZE_ANY_EXHDR(buyer)));
-}
-
-/*
- * compensation.holdout_hash(salt text, buyer text) -> bigint
- *		FNV-1a 32-bit of salt || ':' || buyer: the documented holdout hash.
- */
-PG_FUNCTION_INFO_V1(compensation_holdout_hash);
-Datum
-compensation_holdout_hash(PG_FUNCTION_ARGS)
-{
-	char	   *salt = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	text	   *buyer = PG_GETARG_TEXT_PP(1);
-
-	PG_RETURN_INT64((int64) holdout_hash(salt, VARDATA_ANY(buyer), VARSIZE_ANY_EXHDR(buyer)));
-}
-
-/*
- * compensation.validate_spec(spec jsonb) -> void
- *		Every check a spec must pass to be stored: its shape, its bounds, and
- *		its source (exists, is not temporary, is readable by the session
- *		user, who would be its author, has the columns, of types the spec
- *		can use).  Raises the first problem found.
- */
-PG_FUNCTION_INFO_V1(compensation_validate_spec);
-Datum
-compensation_validate_spec(PG_FUNCTION_ARGS)
-{
-	Jsonb	   *jsonb = PG_GETARG_JSONB_P(0);
-	StrategySpec *spec = parse_strategy_spec(jsonb, true);
-	const char *context = "invalid strategy spec at $.source";
-	Oid			relid;
-	Relation	rel;
-
-	/*
-	 * The author is the session user: define_strategy records it, and
-	 * apply reads the source with its rights.  The current user must be
-	 * able to read it too, when an analyst calls this directly (in
-	 * define_strategy, a SECURITY DEFINER function, it is the owner).
-	 */
-	relid = strategy_source_relid(spec, context);
-	for (int i = 0; i < 2; i++)
-	{
-		Oid			reader = i == 0 ? GetUserId() : GetSessionUserId();
-		char	   *reader_name = GetUserNameFromId(reader, false);
-
-		if (pg_class_aclcheck(relid, reader, ACL_SELECT) != ACLCHECK_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("%s: permission denied for relation %s", context, spec->source),
-					 errdetail("Role \"%s\" cannot read it; a strategy reads its source with the rights of the session user who defines it.",
-							   reader_name),
-					 errhint("GRANT SELECT ON %s TO %s.", spec->source, quote_identifier(reader_name))));
-	}
-
-	load_currencies(spec);
-	rel = relation_open(relid, NoLock);
-	bind_strategy_spec(spec, RelationGetDescr(rel),
-					   psprintf("source %s", spec->source), true);
-	relation_close(rel, NoLock);
-	PG_RETURN_VOID();
-}
-
-/*
- * compensation_strategy_changed() — statement trigger on the strategy
- * tables: tell every backend (at commit) that compiled strategies are stale.
+ * compensation_strategy_changed() — statement trigger on the strategy and
+ * currency tables: tell every backend (at commit) that compiled strategies
+ * are stale.
  */
 PG_FUNCTION_INFO_V1(compensation_strategy_changed);
 Datum

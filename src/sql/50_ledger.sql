@@ -5,11 +5,12 @@
 -- One row per apply() that committed.  A run is one transaction: a run
 -- that fails or is killed leaves no row and no grant.  apply_all() records
 -- a strategy whose run failed as a 'failed' row with the error, and goes on
--- with the other strategies.
+-- with the other strategies; and a run that found no active strategy at
+-- all, while strategies exist, as a 'failed' row without a strategy.
 CREATE TABLE compensation.run (
 	run_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	strategy_id	integer NOT NULL REFERENCES compensation.strategy,
-	version		integer NOT NULL,
+	strategy_id	integer REFERENCES compensation.strategy,
+	version		integer,
 	as_of		timestamptz NOT NULL,
 	quarter		text NOT NULL,
 	run_by		name NOT NULL DEFAULT session_user,
@@ -25,7 +26,8 @@ CREATE TABLE compensation.run (
 	skipped_duplicate bigint NOT NULL DEFAULT 0,
 	skipped_currency bigint NOT NULL DEFAULT 0,
 	error		text,
-	CONSTRAINT run_failed_has_error CHECK ((status = 'failed') = (error IS NOT NULL))
+	CONSTRAINT run_failed_has_error CHECK ((status = 'failed') = (error IS NOT NULL)),
+	CONSTRAINT run_has_strategy CHECK (status = 'failed' OR (strategy_id IS NOT NULL AND version IS NOT NULL))
 );
 
 COMMENT ON TABLE compensation.run IS
@@ -160,7 +162,7 @@ SELECT r.run_id,
 	   r.skipped_currency,
 	   r.error
   FROM compensation.run AS r
-  JOIN compensation.strategy AS s USING (strategy_id);
+  LEFT JOIN compensation.strategy AS s USING (strategy_id);
 
 COMMENT ON VIEW compensation.runs IS 'every committed apply() with its counts, and the failed runs of apply_all() with their error';
 
@@ -226,98 +228,19 @@ COMMENT ON FUNCTION compensation.simulate(text, timestamptz, timestamptz, numeri
 
 /*
  * apply_all(as_of, dry_run) -> one run_result per active strategy, higher
- * priority first (ties by name), so that strategies competing for an order
- * in one exclusive group resolve by priority.  Each strategy runs in a
- * subtransaction: one that fails (a source gone, a right revoked, a bad
- * row) is rolled back alone, recorded in compensation.run as 'failed' with
- * its error, reported with a WARNING and returned with error set and NULL
- * counts; the others are applied.  A dry run applies them all for real
- * inside a subtransaction and rolls it back: exactly what a real run would
- * do now, strategies seeing each other's grants, and nothing written
- * (run_id is NULL).  A cancel or a kill still stops the whole call.
+ * priority first (ties by name), each in a subtransaction (src/apply.c): a
+ * strategy that fails is rolled back alone, recorded in compensation.run as
+ * 'failed' with its error, reported with a WARNING and returned with error
+ * set and NULL counts; the others are applied.  A dry run applies them all
+ * for real inside a subtransaction and rolls it back (run_id is NULL).
+ * When strategies exist but none is active, it says so: a WARNING and a
+ * failed run row without a strategy.
  */
 CREATE FUNCTION compensation.apply_all(as_of timestamptz DEFAULT now(), dry_run boolean DEFAULT false)
 RETURNS SETOF compensation.run_result
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-	results compensation.run_result[] := '{}';
-	active record;
-	one compensation.run_result;
-	failure text;
-	failure_sqlstate text;
-BEGIN
-	PERFORM compensation.refuse_in_restricted_operation('apply_all');
-	IF as_of IS NULL OR dry_run IS NULL THEN
-		RAISE EXCEPTION 'apply_all arguments must not be null'
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Call compensation.apply_all() for now, or give a timestamp.';
-	END IF;
-	BEGIN
-		-- Every lock the runs will take, first and in apply()'s order
-		-- (exclusive groups, programs, budgets), so that apply_all and
-		-- single applies never wait on each other in a cycle.  A dry run
-		-- too: it runs the real applies, only to roll them back.
-		BEGIN
-			PERFORM pg_catalog.pg_advisory_xact_lock(
-						pg_catalog.hashtext('compensation.exclusive_group'), pg_catalog.hashtext(g))
-			   FROM (SELECT DISTINCT s.exclusive AS g FROM compensation.strategies AS s
-					  WHERE s.status OPERATOR(pg_catalog.=) 'active' ORDER BY 1) AS groups;
-			PERFORM pg_catalog.pg_advisory_xact_lock(
-						pg_catalog.hashtext('compensation.program'), pg_catalog.hashtext(p))
-			   FROM (SELECT DISTINCT s.program AS p FROM compensation.strategies AS s
-					  WHERE s.status OPERATOR(pg_catalog.=) 'active' ORDER BY 1) AS programs;
-			PERFORM 1 FROM compensation.budget AS b
-			  WHERE b.quarter OPERATOR(pg_catalog.=)
-					compensation.quarter(as_of, coalesce(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1))
-				AND b.program IN (SELECT s.program FROM compensation.strategies AS s
-								   WHERE s.status OPERATOR(pg_catalog.=) 'active')
-			  ORDER BY b.budget_id
-				FOR UPDATE;
-		END;
-		FOR active IN
-			SELECT s.name, s.strategy_id, v.version
-			  FROM compensation.strategy AS s
-			  JOIN compensation.strategy_version AS v
-				ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id
-			 WHERE v.status OPERATOR(pg_catalog.=) 'active'
-			 ORDER BY v.priority DESC, s.name
-		LOOP
-			BEGIN
-				one := compensation.apply(active.name, as_of, false);
-			EXCEPTION WHEN OTHERS THEN
-				GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_sqlstate = RETURNED_SQLSTATE;
-				one := NULL;
-				one.strategy := active.name;
-				one.version := active.version;
-				one.error := failure OPERATOR(pg_catalog.||) ' (SQLSTATE '
-							 OPERATOR(pg_catalog.||) failure_sqlstate OPERATOR(pg_catalog.||) ')';
-				INSERT INTO compensation.run (strategy_id, version, as_of, quarter, status,
-											  finished_at, error)
-				VALUES (active.strategy_id, active.version, as_of,
-						compensation.quarter(as_of, coalesce(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1)),
-						'failed', pg_catalog.clock_timestamp(), one.error)
-				RETURNING run_id INTO one.run_id;
-				RAISE WARNING 'strategy "%" version % failed: %', active.name, active.version, failure
-					USING DETAIL = 'SQLSTATE ' OPERATOR(pg_catalog.||) failure_sqlstate,
-						  HINT = 'apply_all applied the other strategies; compensation.runs keeps the error of this one.';
-			END;
-			IF dry_run THEN
-				one.run_id := NULL;
-			END IF;
-			results := results OPERATOR(pg_catalog.||) one;
-		END LOOP;
-		IF dry_run THEN
-			-- a private SQLSTATE, so that no real error is mistaken for it
-			RAISE EXCEPTION USING ERRCODE = 'CPDRY', MESSAGE = 'compensation dry run';
-		END IF;
-	EXCEPTION WHEN SQLSTATE 'CPDRY' THEN
-		NULL;	-- the dry run's rollback; any other error propagates
-	END;
-	RETURN QUERY SELECT * FROM pg_catalog.unnest(results);
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'compensation_apply_all'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION compensation.apply_all(timestamptz, boolean) IS
 	'apply every active strategy, higher priority first, each in a subtransaction (a failed one is recorded and skipped); dry_run returns the same and writes nothing';

@@ -1,0 +1,530 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply_engine.c
+ *	  The decision engine: read a strategy's candidates in order and decide
+ *	  each one, granted or skipped (duplicate, holdout, currency, cap,
+ *	  budget), with no knowledge of what the decision is for: the mode's
+ *	  callbacks (src/apply.c) write it, count it or return it.
+ *
+ * The candidate query reads the source once.  The rule is applied inside
+ * it, by amount() of the version being run (the planner passes it only the
+ * columns the rule reads), so rows the strategy does not compensate are
+ * dropped by the executor and every row that comes back carries its
+ * decision already made: order key, buyer, time, market and currency as
+ * text the way the ledger stores them, and the amount.  Nothing is
+ * evaluated again here.  Against a ledger, the eligible rows are
+ * materialised once and joined to the orders already granted in the
+ * exclusive group: those are counted (they can only be duplicates) and
+ * never sorted or returned; the others come back in (at, order key) order.
+ *
+ * Apply and dry runs read the source as the version's author: the cursor
+ * is planned, opened and fetched inside become_author() (src/security.c),
+ * and everything else runs as the extension's owner.
+ *
+ * Memory: the cursor is read in batches; per-candidate work happens in a
+ * context reset at every candidate.  What grows with the run is the mode's
+ * memory of the orders it granted and the caps history.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/regproc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "apply.h"
+
+/* Rows fetched from the candidate cursor at a time. */
+#define CANDIDATE_BATCH 1000
+/*
+ * Order keys and buyers are identifiers: longer ones are a bad row (the
+ * ledger's unique index could not hold them), refused with the order named.
+ */
+#define MAX_KEY_BYTES 1000
+/* At most one progress NOTICE this often, counted from the run's start. */
+#define PROGRESS_INTERVAL_MS 5000
+
+const char *const outcome_names[NUM_OUTCOMES] = {
+	"granted", "holdout", "cap", "budget", "duplicate", "currency"
+};
+
+/* The candidate query's columns. */
+enum
+{
+	CANDIDATE_ORDER = 1,
+	CANDIDATE_BUYER,
+	CANDIDATE_AT,
+	CANDIDATE_MARKET,
+	CANDIDATE_CURRENCY,
+	CANDIDATE_AMOUNT,
+	CANDIDATE_GRANTED_BEFORE	/* not NULL only on the count row */
+};
+
+/* The parameters of the candidate query: exclusive group, from, to, as_of. */
+static Oid	candidate_argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+/* ---- hash tables keyed by a string pointer ------------------------------ */
+
+static uint32
+string_key_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, (int) strlen(s));
+}
+
+static int
+string_key_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+HTAB *
+create_string_hash(const char *name, Size entrysize, MemoryContext context)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = entrysize;
+	ctl.hash = string_key_hash;
+	ctl.match = string_key_match;
+	ctl.hcxt = context;
+	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/*
+ * Find key; with create, insert a copy of it (in the run context) when
+ * absent, with the rest of the entry zeroed (dynahash leaves it as is).
+ */
+void *
+string_hash_lookup(RunState *run, HTAB *table, const char *key, bool create,
+				   Size entrysize)
+{
+	void	   *entry = hash_search(table, &key, HASH_FIND, NULL);
+
+	if (entry == NULL && create)
+	{
+		char	   *copy = MemoryContextStrdup(run->run_context, key);
+		bool		found;
+
+		entry = hash_search(table, &copy, HASH_ENTER, &found);
+		memset((char *) entry + sizeof(char *), 0, entrysize - sizeof(char *));
+	}
+	return entry;
+}
+
+/* ---- money and counts ---------------------------------------------------- */
+
+/* "12.30" from 1230 minor units with exponent 2: the currency's decimals. */
+char *
+format_major_fixed(int64 amount_minor, int exponent)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out,
+											   NumericGetDatum(int64_div_fast_to_numeric(amount_minor, exponent))));
+}
+
+void
+add_to_totals(RunState *run, const char *currency, int exponent, int64 amount_minor)
+{
+	ListCell   *lc;
+	CurrencyTotal *total;
+	MemoryContext oldcontext;
+
+	foreach(lc, run->totals)
+	{
+		total = (CurrencyTotal *) lfirst(lc);
+		if (strcmp(total->currency, currency) == 0)
+		{
+			total->amount_minor += amount_minor;
+			return;
+		}
+	}
+	oldcontext = MemoryContextSwitchTo(run->run_context);
+	total = palloc0(sizeof(CurrencyTotal));
+	strlcpy(total->currency, currency, sizeof(total->currency));
+	total->exponent = exponent;
+	total->amount_minor = amount_minor;
+	run->totals = lappend(run->totals, total);
+	MemoryContextSwitchTo(oldcontext);
+}
+
+/* The run's totals per currency, as jsonb: {"EUR": 12.30}. */
+Datum
+totals_jsonb(RunState *run)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, run->totals)
+	{
+		CurrencyTotal *t = (CurrencyTotal *) lfirst(lc);
+
+		appendStringInfo(&buf, "%s\"%s\": %s", foreach_current_index(lc) > 0 ? ", " : "",
+						 t->currency, format_major_fixed(t->amount_minor, t->exponent));
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+static void
+report_progress(RunState *run)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(run->last_progress, now, PROGRESS_INTERVAL_MS))
+		return;
+	run->last_progress = now;
+	ereport(NOTICE,
+			(errmsg("apply %s: " INT64_FORMAT " rows read, " INT64_FORMAT " candidates, " INT64_FORMAT " granted",
+					run->spec->strategy_name, run->rows_read, run->candidates, run->granted_count)));
+}
+
+static void
+run_error_context(void *arg)
+{
+	RunState   *run = (RunState *) arg;
+
+	if (run->current_order)
+		errcontext("strategy \"%s\" version %d, candidate row " INT64_FORMAT " (order %s)",
+				   run->spec->strategy_name, run->spec->version, run->rows_read, run->current_order);
+	else
+		errcontext("strategy \"%s\" version %d, candidate row " INT64_FORMAT,
+				   run->spec->strategy_name, run->spec->version, run->rows_read);
+}
+
+/*
+ * new_run
+ *		A run of spec as of as_of, in a memory context of its own under the
+ *		current one.
+ */
+RunState *
+new_run(StrategySpec *spec, TimestampTz as_of, const RunCallbacks *callbacks)
+{
+	RunState   *run = palloc0(sizeof(RunState));
+
+	run->callbacks = callbacks;
+	run->spec = spec;
+	run->as_of = as_of;
+	run->run_context = AllocSetContextCreate(CurrentMemoryContext, "compensation run",
+											 ALLOCSET_DEFAULT_SIZES);
+	run->row_context = AllocSetContextCreate(run->run_context, "compensation run row",
+											 ALLOCSET_DEFAULT_SIZES);
+	run->history = create_string_hash("compensation buyer history",
+									  buyer_history_entry_size, run->run_context);
+	run->started = run->last_progress = GetCurrentTimestamp();
+	return run;
+}
+
+/* ---- the candidate query ------------------------------------------------ */
+
+/*
+ * A source column as the ledger stores it: the text of its type's output
+ * function.  A cast to text says the same for text and varchar only;
+ * another type may have a cast of its own (a user's, on a composite) or a
+ * text form of its own (char(n) keeps its padding), so its output function
+ * is called, through concat(), which would make '' of a NULL.
+ */
+static char *
+column_as_text(RunState *run, const char *column)
+{
+	AttrNumber	attnum = get_attnum(run->source_relid, column);
+	Oid			typid = attnum == InvalidAttrNumber ? InvalidOid	/* planning reports it */
+		: getBaseType(get_atttype(run->source_relid, attnum));
+	const char *quoted = quote_identifier(column);
+
+	if (typid == TEXTOID || typid == VARCHAROID)
+		return psprintf("(s.%s)::pg_catalog.text", quoted);
+	return psprintf("CASE WHEN s.%s IS NOT NULL THEN pg_catalog.concat(s.%s) END", quoted, quoted);
+}
+
+/* The quoted, schema-qualified source name. */
+static char *
+quoted_source(StrategySpec *spec)
+{
+	List	   *names = stringToQualifiedNameList(spec->source);
+
+	return quote_qualified_identifier(strVal(linitial(names)), strVal(lsecond(names)));
+}
+
+/*
+ * The candidate query: see the file header.  The first row it returns
+ * counts the eligible rows already granted in the group (0 without a
+ * ledger); the others are the candidates.  Strategy and version are
+ * literals, not parameters: constants let the planner pass amount() only
+ * the columns it reads, whatever plan_cache_mode says.
+ */
+static char *
+candidate_query(RunState *run)
+{
+	StrategySpec *spec = run->spec;
+	const char *at = quote_identifier(spec->key_at.name);
+	const char *order = quote_identifier(spec->key_order.name);
+
+	return psprintf("WITH c AS MATERIALIZED ("
+					" SELECT e.o, e.b, e.a, e.m, e.cur, e.amount, e.at_raw, e.order_raw,"
+					"        %s AS granted_before"
+					"   FROM (SELECT %s AS o, %s AS b, (s.%s)::pg_catalog.timestamptz AS a,"
+					"                %s AS m, %s AS cur,"
+					"                compensation.amount(%s, s, %d) AS amount,"
+					"                s.%s AS at_raw, s.%s AS order_raw"
+					"           FROM %s AS s"
+					"          WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
+					"            AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL"
+					"         OFFSET 0) AS e"
+					"   %s"
+					"  WHERE e.amount IS NOT NULL)"
+					" SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz,"
+					"        NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.numeric,"
+					"        pg_catalog.count(*)"
+					"   FROM c WHERE c.granted_before"
+					" UNION ALL"
+					" (SELECT c.o, c.b, c.a, c.m, c.cur, c.amount, NULL::pg_catalog.int8"
+					"    FROM c WHERE NOT c.granted_before"
+					"   ORDER BY c.at_raw, c.order_raw)",
+					run->against_ledger ? "g.order_key IS NOT NULL" : "false",
+					column_as_text(run, spec->key_order.name),
+					column_as_text(run, spec->key_buyer.name),
+					at,
+					spec->has_key_market ? column_as_text(run, spec->key_market.name) : "NULL::pg_catalog.text",
+					spec->has_key_currency ? column_as_text(run, spec->key_currency.name) : "NULL::pg_catalog.text",
+					quote_literal_cstr(spec->strategy_name), spec->version,
+					at, order,
+					quoted_source(spec),
+					at, at, at,
+					run->against_ledger
+					? "LEFT JOIN compensation.granted_orders AS g"
+					"   ON g.exclusive_group OPERATOR(pg_catalog.=) $1"
+					"  AND g.order_key OPERATOR(pg_catalog.=) e.o"
+					: "");
+}
+
+/* ---- deciding ----------------------------------------------------------- */
+
+static char *
+text_or_null(HeapTuple tuple, TupleDesc desc, int column)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(tuple, desc, column, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(value);
+}
+
+/* A candidate row of the query, in the current (per-candidate) context. */
+static void
+read_candidate(RunState *run, HeapTuple tuple, TupleDesc desc, Candidate *candidate)
+{
+	StrategySpec *spec = run->spec;
+	bool		isnull;
+	Numeric		amount;
+	char	   *currency;
+
+	candidate->order_key = text_or_null(tuple, desc, CANDIDATE_ORDER);
+	candidate->buyer = text_or_null(tuple, desc, CANDIDATE_BUYER);
+	candidate->market = text_or_null(tuple, desc, CANDIDATE_MARKET);
+	candidate->at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, CANDIDATE_AT, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a candidate of strategy \"%s\" has no time (column \"%s\" is null)",
+						spec->strategy_name, spec->key_at.name),
+				 errhint("Filter such rows out in the source view.")));
+	currency = spec->has_key_currency ? text_or_null(tuple, desc, CANDIDATE_CURRENCY) : spec->currency;
+	strlcpy(candidate->currency, currency, sizeof(candidate->currency));
+	candidate->exponent = spec->has_key_currency
+		? lookup_currency_exponent(spec, currency) : spec->currency_exponent;
+	if (candidate->exponent < 0)
+		elog(ERROR, "unexpected currency \"%s\" of an eligible row", currency);
+
+	/* amount() returned minor units / 10^exponent: exact back */
+	amount = DatumGetNumeric(SPI_getbinval(tuple, desc, CANDIDATE_AMOUNT, &isnull));
+	candidate->amount_minor =
+		DatumGetInt64(DirectFunctionCall1(numeric_int8,
+										  NumericGetDatum(numeric_times_power_of_ten(amount,
+																					 candidate->exponent))));
+}
+
+/* The checks a candidate's keys must pass before anything is decided. */
+static void
+check_candidate_keys(RunState *run, Candidate *candidate)
+{
+	StrategySpec *spec = run->spec;
+
+	if (candidate->order_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a candidate of strategy \"%s\" has no order key (column \"%s\" is null)",
+						spec->strategy_name, spec->key_order.name),
+				 errhint("Filter such rows out in the source view.")));
+	run->current_order = candidate->order_key;
+	if (strlen(candidate->order_key) > MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("order %s... of strategy \"%s\" has a key of %zu bytes",
+						pnstrdup(candidate->order_key,
+								 pg_mbcliplen(candidate->order_key, strlen(candidate->order_key), 64)),
+						spec->strategy_name, strlen(candidate->order_key)),
+				 errdetail("Order keys and buyers are at most %d bytes.", MAX_KEY_BYTES),
+				 errhint("Filter such rows out in the source view, or key orders by a shorter column.")));
+	if (candidate->buyer == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("order %s of strategy \"%s\" has no buyer (column \"%s\" is null)",
+						candidate->order_key, spec->strategy_name, spec->key_buyer.name),
+				 errhint("Filter such rows out in the source view.")));
+	if (strlen(candidate->buyer) > MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("order %s of strategy \"%s\" has a buyer of %zu bytes",
+						candidate->order_key, spec->strategy_name, strlen(candidate->buyer)),
+				 errdetail("Order keys and buyers are at most %d bytes.", MAX_KEY_BYTES),
+				 errhint("Filter such rows out in the source view.")));
+}
+
+/*
+ * decide
+ *		The first check a candidate fails skips it: duplicate, holdout,
+ *		budget (none for its market), currency, cap, budget (does not fit
+ *		what is left).  Otherwise it is granted and spends its budget.
+ */
+static void
+decide(RunState *run, Candidate *candidate)
+{
+	StrategySpec *spec = run->spec;
+	BudgetState *budget = NULL;
+	Outcome		outcome;
+
+	run->candidates++;
+	check_candidate_keys(run, candidate);
+
+	if (run->callbacks->granted_by_run(run, candidate->order_key))
+		outcome = OUTCOME_DUPLICATE;
+	else if (spec->holdout_buckets > 0 &&
+			 buyer_in_holdout(spec->holdout_salt, spec->holdout_buckets,
+							  candidate->buyer, strlen(candidate->buyer)))
+		outcome = OUTCOME_HOLDOUT;
+	else if ((budget = budget_for(run, candidate->market)) == NULL)
+		outcome = OUTCOME_BUDGET;	/* no budget for this market */
+	else if (budget->currency[0] != '\0' && strcmp(budget->currency, candidate->currency) != 0)
+		outcome = OUTCOME_CURRENCY;
+	else if ((spec->cap_count.present || spec->cap_amount.present) && breaks_cap(run, candidate))
+		outcome = OUTCOME_CAP;
+	else if (candidate->amount_minor > budget->remaining_minor)
+		outcome = OUTCOME_BUDGET;
+	else
+		outcome = OUTCOME_GRANTED;
+
+	if (outcome == OUTCOME_GRANTED)
+	{
+		run->granted_count++;
+		budget->remaining_minor -= candidate->amount_minor;
+		budget->spent_minor += candidate->amount_minor;
+		add_to_totals(run, candidate->currency, candidate->exponent, candidate->amount_minor);
+		if (spec->cap_count.present || spec->cap_amount.present)
+			add_history(run, candidate->buyer, candidate->at, candidate->amount_minor,
+						candidate->currency, true);
+	}
+	else
+		run->skipped[outcome]++;
+	run->callbacks->decided(run, candidate, outcome, budget);
+	run->current_order = NULL;
+}
+
+/*
+ * run_candidates
+ *		Decide every candidate with at in [from, to) and at <= as_of, in
+ *		order.  Against a ledger, the query runs in a snapshot taken now:
+ *		after the run's locks, and seeing this transaction's own grants
+ *		(apply_all runs several strategies in one transaction).
+ */
+void
+run_candidates(RunState *run, TimestampTz from, TimestampTz to)
+{
+	Datum		args[4];
+	ErrorContextCallback errcallback;
+	AuthorSwitch author;
+	Portal		portal;
+	char	   *query = candidate_query(run);
+
+	args[0] = CStringGetTextDatum(run->spec->exclusive_group);
+	args[1] = TimestampTzGetDatum(from);
+	args[2] = TimestampTzGetDatum(to);
+	args[3] = TimestampTzGetDatum(run->as_of);
+
+	errcallback.callback = run_error_context;
+	errcallback.arg = run;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/* the author's code runs as the cursor is planned, opened and read */
+	if (OidIsValid(run->author))
+		become_author(run->author, &author);
+	portal = SPI_cursor_open_with_args(NULL, query, 4, candidate_argtypes, args, NULL, true, 0);
+	if (OidIsValid(run->author))
+		stop_being_author(&author);
+
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		nrows;
+
+		if (OidIsValid(run->author))
+			become_author(run->author, &author);
+		SPI_cursor_fetch(portal, true, CANDIDATE_BATCH);
+		if (OidIsValid(run->author))
+			stop_being_author(&author);
+		batch = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
+			break;
+		for (uint64 i = 0; i < nrows; i++)
+		{
+			HeapTuple	tuple = batch->vals[i];
+			bool		isnull;
+			Datum		granted_before = SPI_getbinval(tuple, batch->tupdesc,
+													   CANDIDATE_GRANTED_BEFORE, &isnull);
+			MemoryContext oldcontext;
+			Candidate	candidate;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!isnull)
+			{
+				/* what the cursor does not return was granted before this run */
+				run->candidates += DatumGetInt64(granted_before);
+				run->skipped[OUTCOME_DUPLICATE] += DatumGetInt64(granted_before);
+				continue;
+			}
+			run->rows_read++;
+			MemoryContextReset(run->row_context);
+			oldcontext = MemoryContextSwitchTo(run->row_context);
+			read_candidate(run, tuple, batch->tupdesc, &candidate);
+			decide(run, &candidate);
+			MemoryContextSwitchTo(oldcontext);
+			if ((run->rows_read & 1023) == 0)
+				report_progress(run);
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(portal);
+	PopActiveSnapshot();
+	error_context_stack = errcallback.previous;
+	if (run->rows_read > 0)
+		report_progress(run);
+}

@@ -1,0 +1,412 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger_writer.c
+ *	  What a real run writes: grants, their outbox messages and NOTIFY,
+ *	  holdout records, the budgets' spending and the run row.
+ *
+ * Grants and holdout records are buffered and written WRITE_BATCH at a
+ * time, each batch one INSERT ... SELECT FROM unnest() of arrays, with
+ * prepared plans; grant ids are taken from the sequence first so that the
+ * outbox rows and the NOTIFY payload can name them.  Everything is written
+ * in the run's transaction: a run that fails or is killed leaves nothing.
+ * Runs as the extension's owner (apply() is SECURITY DEFINER), never as a
+ * strategy's author.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/int.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "apply.h"
+
+/*
+ * NOTIFY payloads must stay under 8000 bytes (NOTIFY_PAYLOAD_MAX_LENGTH,
+ * private to async.c: BLCKSZ - NAMEDATALEN - 128).
+ */
+#define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
+
+static SPIPlanPtr
+prepare(const char *query, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "unexpected SPI_prepare failure for \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * Run a prepared plan.  SPI leaves CurrentMemoryContext at its procedure
+ * context, which lives as long as the whole run: switch back, so that what
+ * the caller allocates next (a batch's arrays, a row's values) goes where
+ * it will be freed.
+ */
+void
+execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	int			ret = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	MemoryContextSwitchTo(caller_context);
+	if (ret != expected)
+		elog(ERROR, "unexpected SPI result %s", SPI_result_code_string(ret));
+}
+
+static ArrayType *
+make_array(Datum *elements, bool *nulls, int count, Oid element_type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {count};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
+	return construct_md_array(elements, nulls, 1, dims, lbs, element_type, typlen, typbyval, typalign);
+}
+
+/* Render a notification template; placeholders were checked at definition. */
+static char *
+render_message(StrategySpec *spec, const char *order_key, const char *buyer,
+			   int64 amount_minor, int exponent, const char *currency)
+{
+	StringInfoData buf;
+	const char *p = spec->notify_template;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		const char *value = NULL;
+		int			skip = 0;
+
+		if (*p == '{')
+		{
+			if (strncmp(p, "{order}", 7) == 0)
+				value = order_key, skip = 7;
+			else if (strncmp(p, "{buyer}", 7) == 0)
+				value = buyer, skip = 7;
+			else if (strncmp(p, "{amount}", 8) == 0)
+				value = format_major_fixed(amount_minor, exponent), skip = 8;
+			else if (strncmp(p, "{currency}", 10) == 0)
+				value = currency, skip = 10;
+			else if (strncmp(p, "{instrument}", 12) == 0)
+				value = spec->instrument, skip = 12;
+		}
+		if (value)
+		{
+			appendStringInfoString(&buf, value);
+			p += skip;
+		}
+		else
+			appendStringInfoChar(&buf, *p++);
+	}
+	return buf.data;
+}
+
+static void
+buffer_row(WriteBuffer *buffer, const char *order_key, const char *buyer, const char *market,
+		   TimestampTz at, const char *currency, int64 amount_minor, int64 budget_id,
+		   const char *message, MemoryContext context)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(context);
+	int			i = buffer->count++;
+
+	buffer->order_keys[i] = CStringGetTextDatum(order_key);
+	buffer->buyers[i] = CStringGetTextDatum(buyer);
+	buffer->market_nulls[i] = market == NULL;
+	buffer->markets[i] = market ? CStringGetTextDatum(market) : (Datum) 0;
+	buffer->ats[i] = TimestampTzGetDatum(at);
+	buffer->currencies[i] = CStringGetTextDatum(currency);
+	buffer->amounts[i] = Int64GetDatum(amount_minor);
+	buffer->budget_ids[i] = Int64GetDatum(budget_id);
+	buffer->messages[i] = message ? CStringGetTextDatum(message) : (Datum) 0;
+	MemoryContextSwitchTo(oldcontext);
+}
+
+static void
+free_buffer_values(WriteBuffer *buffer)
+{
+	for (int i = 0; i < buffer->count; i++)
+	{
+		pfree(DatumGetPointer(buffer->order_keys[i]));
+		pfree(DatumGetPointer(buffer->buyers[i]));
+		if (!buffer->market_nulls[i])
+			pfree(DatumGetPointer(buffer->markets[i]));
+		pfree(DatumGetPointer(buffer->currencies[i]));
+		if (buffer->messages[i])
+			pfree(DatumGetPointer(buffer->messages[i]));
+	}
+	buffer->count = 0;
+}
+
+/*
+ * NOTIFY compensation_grant with the batch's grant ids, comma-separated, as
+ * few notifications as the payload limit allows: a run of one grant sends
+ * '<grant id>'.  PostgreSQL keeps every pending notification in memory
+ * until commit; one per grant made a run of a million grants hold ~140 MB,
+ * one per batch holds a few bytes per grant.  Delivered only if the
+ * transaction commits, like the rows.
+ */
+static void
+notify_grants(Datum *grant_ids, int n)
+{
+	StringInfoData payload;
+
+	initStringInfo(&payload);
+	for (int i = 0; i < n; i++)
+	{
+		char		id[MAXINT8LEN + 1];
+		int			len = pg_lltoa(DatumGetInt64(grant_ids[i]), id);
+
+		if (payload.len > 0 && payload.len + 1 + len >= NOTIFY_PAYLOAD_LIMIT)
+		{
+			Async_Notify("compensation_grant", payload.data);
+			resetStringInfo(&payload);
+		}
+		if (payload.len > 0)
+			appendStringInfoChar(&payload, ',');
+		appendBinaryStringInfo(&payload, id, len);
+	}
+	if (payload.len > 0)
+		Async_Notify("compensation_grant", payload.data);
+	pfree(payload.data);
+}
+
+static void
+flush_grants(RunState *run)
+{
+	WriteBuffer *buffer = run->grants;
+	StrategySpec *spec = run->spec;
+	int			n = buffer->count;
+	Datum	   *grant_ids;
+	Datum		args[14];
+	Datum		count_arg[1];
+
+	if (n == 0)
+		return;
+
+	/* grant ids first, so that the outbox rows can name them */
+	count_arg[0] = Int32GetDatum(n);
+	execute_plan(run->grant_id_plan, count_arg, NULL, SPI_OK_SELECT);
+	grant_ids = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		grant_ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	args[0] = PointerGetDatum(make_array(grant_ids, NULL, n, INT8OID));
+	args[1] = Int64GetDatum(run->run_id);
+	args[2] = Int32GetDatum(spec->strategy_id);
+	args[3] = Int32GetDatum(spec->version);
+	args[4] = CStringGetTextDatum(spec->program);
+	args[5] = CStringGetTextDatum(spec->exclusive_group);
+	args[6] = PointerGetDatum(make_array(buffer->order_keys, NULL, n, TEXTOID));
+	args[7] = PointerGetDatum(make_array(buffer->buyers, NULL, n, TEXTOID));
+	args[8] = PointerGetDatum(make_array(buffer->markets, buffer->market_nulls, n, TEXTOID));
+	args[9] = PointerGetDatum(make_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
+	args[10] = PointerGetDatum(make_array(buffer->currencies, NULL, n, TEXTOID));
+	args[11] = PointerGetDatum(make_array(buffer->amounts, NULL, n, INT8OID));
+	args[12] = CStringGetTextDatum(spec->instrument);
+	args[13] = PointerGetDatum(make_array(buffer->budget_ids, NULL, n, INT8OID));
+	execute_plan(run->grant_plan, args, NULL, SPI_OK_INSERT);
+
+	if (spec->notify_template)
+	{
+		Datum		outbox_args[3];
+
+		outbox_args[0] = args[0];
+		outbox_args[1] = CStringGetTextDatum(spec->notify_channel);
+		outbox_args[2] = PointerGetDatum(make_array(buffer->messages, NULL, n, TEXTOID));
+		execute_plan(run->outbox_plan, outbox_args, NULL, SPI_OK_INSERT);
+	}
+
+	notify_grants(grant_ids, n);
+	pfree(grant_ids);
+	free_buffer_values(buffer);
+}
+
+static void
+flush_holdouts(RunState *run)
+{
+	WriteBuffer *buffer = run->holdouts;
+	int			n = buffer->count;
+	Datum		args[8];
+
+	if (n == 0)
+		return;
+	args[0] = Int32GetDatum(run->spec->strategy_id);
+	args[1] = Int32GetDatum(run->spec->version);
+	args[2] = Int64GetDatum(run->run_id);
+	args[3] = PointerGetDatum(make_array(buffer->order_keys, NULL, n, TEXTOID));
+	args[4] = PointerGetDatum(make_array(buffer->buyers, NULL, n, TEXTOID));
+	args[5] = PointerGetDatum(make_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
+	args[6] = PointerGetDatum(make_array(buffer->currencies, NULL, n, TEXTOID));
+	args[7] = PointerGetDatum(make_array(buffer->amounts, NULL, n, INT8OID));
+	execute_plan(run->holdout_plan, args, NULL, SPI_OK_INSERT);
+	free_buffer_values(buffer);
+}
+
+/*
+ * prepare_writes
+ *		The buffers and the prepared statements of a real run.
+ */
+void
+prepare_writes(RunState *run)
+{
+	Oid			id_types[1] = {INT4OID};
+	Oid			text_types[2] = {TEXTOID, TEXTOID};
+	Oid			grant_types[14] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8ARRAYOID};
+	Oid			outbox_types[3] = {INT8ARRAYOID, TEXTOID, TEXTARRAYOID};
+	Oid			holdout_types[8] = {INT4OID, INT4OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
+
+	run->grants = palloc0(sizeof(WriteBuffer));
+	run->holdouts = palloc0(sizeof(WriteBuffer));
+	MemoryContextSwitchTo(oldcontext);
+
+	run->ledger_order_plan = prepare("SELECT FROM compensation.ledger"
+									 " WHERE exclusive_group OPERATOR(pg_catalog.=) $1"
+									 "   AND order_key OPERATOR(pg_catalog.=) $2", 2, text_types);
+	run->grant_id_plan = prepare("SELECT pg_catalog.nextval('compensation.ledger_grant_id_seq'::pg_catalog.regclass)"
+								 "  FROM pg_catalog.generate_series(1, $1)", 1, id_types);
+	run->grant_plan = prepare("INSERT INTO compensation.ledger"
+							  " (grant_id, run_id, strategy_id, version, program, exclusive_group,"
+							  "  order_key, buyer, market, at, currency, amount_minor, instrument, budget_id)"
+							  " SELECT u.g, $2, $3, $4, $5, $6, u.o, u.b, u.m, u.a, u.c, u.x, $13, u.bid"
+							  "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+							  "                   pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+							  "                   pg_catalog.unnest($12), pg_catalog.unnest($14))"
+							  "        AS u(g, o, b, m, a, c, x, bid)", 14, grant_types);
+	run->outbox_plan = prepare("INSERT INTO compensation.outbox (grant_id, channel, message)"
+							   " SELECT u.g, $2, u.m"
+							   "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS u(g, m)",
+							   3, outbox_types);
+	run->holdout_plan = prepare("INSERT INTO compensation.holdout_decision"
+								" (strategy_id, order_key, buyer, version, at, currency, amount_minor, run_id)"
+								" SELECT $1, u.o, u.b, $2, u.a, u.c, u.x, $3"
+								"   FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+								"                   pg_catalog.unnest($7), pg_catalog.unnest($8)) AS u(o, b, a, c, x)"
+								" ON CONFLICT (strategy_id, order_key) DO NOTHING", 8, holdout_types);
+}
+
+
+/* A granted candidate, with its message; written WRITE_BATCH at a time. */
+void
+buffer_grant(RunState *run, Candidate *candidate, BudgetState *budget)
+{
+	StrategySpec *spec = run->spec;
+
+	buffer_row(run->grants, candidate->order_key, candidate->buyer, candidate->market,
+			   candidate->at, candidate->currency, candidate->amount_minor, budget->budget_id,
+			   spec->notify_template
+			   ? render_message(spec, candidate->order_key, candidate->buyer,
+								candidate->amount_minor, candidate->exponent, candidate->currency)
+			   : NULL,
+			   run->run_context);
+	if (run->grants->count == WRITE_BATCH)
+		flush_grants(run);
+}
+
+/* A held-out candidate, with the amount it would have had. */
+void
+buffer_holdout(RunState *run, Candidate *candidate)
+{
+	buffer_row(run->holdouts, candidate->order_key, candidate->buyer, candidate->market,
+			   candidate->at, candidate->currency, candidate->amount_minor, 0, NULL,
+			   run->run_context);
+	if (run->holdouts->count == WRITE_BATCH)
+		flush_holdouts(run);
+}
+
+/*
+ * Has this run granted order_key?  For a real run, which remembers only a
+ * hash of the orders it granted: on a hash match, the grants not written
+ * yet, then the ledger (this run's own rows, under its locks), confirm.
+ */
+bool
+ledger_has_order(RunState *run, const char *order_key)
+{
+	WriteBuffer *pending = run->grants;
+	size_t		key_len = strlen(order_key);
+	Datum		args[2];
+	bool		found;
+
+	for (int i = pending->count - 1; i >= 0; i--)
+	{
+		text	   *pending_key = (text *) DatumGetPointer(pending->order_keys[i]);
+
+		if (VARSIZE_ANY_EXHDR(pending_key) == key_len &&
+			memcmp(VARDATA_ANY(pending_key), order_key, key_len) == 0)
+			return true;
+	}
+	args[0] = CStringGetTextDatum(run->spec->exclusive_group);
+	args[1] = CStringGetTextDatum(order_key);
+	execute_plan(run->ledger_order_plan, args, NULL, SPI_OK_SELECT);
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
+/*
+ * finish_writes
+ *		Write what is still buffered, add what the run spent to its budgets,
+ *		and record the run's counts in its row.
+ */
+void
+finish_writes(RunState *run)
+{
+	Oid			budget_types[2] = {INT8OID, INT8OID};
+	Oid			done_types[9] = {INT8OID, INT8OID, INT8OID, JSONBOID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID};
+	Datum		done_args[9];
+
+	flush_grants(run);
+	flush_holdouts(run);
+	for (int i = 0; i < run->nbudgets; i++)
+	{
+		Datum		budget_args[2];
+
+		if (run->budgets[i].spent_minor == 0)
+			continue;
+		budget_args[0] = Int64GetDatum(run->budgets[i].budget_id);
+		budget_args[1] = Int64GetDatum(run->budgets[i].spent_minor);
+		if (SPI_execute_with_args("UPDATE compensation.budget"
+								  "   SET spent_minor = spent_minor OPERATOR(pg_catalog.+) $2,"
+								  "       updated_at = pg_catalog.now()"
+								  " WHERE budget_id OPERATOR(pg_catalog.=) $1",
+								  2, budget_types, budget_args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "unexpected failure updating budget " INT64_FORMAT, run->budgets[i].budget_id);
+	}
+	done_args[0] = Int64GetDatum(run->run_id);
+	done_args[1] = Int64GetDatum(run->candidates);
+	done_args[2] = Int64GetDatum(run->granted_count);
+	done_args[3] = totals_jsonb(run);
+	done_args[4] = Int64GetDatum(run->skipped[OUTCOME_HOLDOUT]);
+	done_args[5] = Int64GetDatum(run->skipped[OUTCOME_CAP]);
+	done_args[6] = Int64GetDatum(run->skipped[OUTCOME_BUDGET]);
+	done_args[7] = Int64GetDatum(run->skipped[OUTCOME_DUPLICATE]);
+	done_args[8] = Int64GetDatum(run->skipped[OUTCOME_CURRENCY]);
+	if (SPI_execute_with_args("UPDATE compensation.run"
+							  "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
+							  "       candidates = $2, granted = $3, amount_by_currency = $4,"
+							  "       skipped_holdout = $5, skipped_cap = $6, skipped_budget = $7,"
+							  "       skipped_duplicate = $8, skipped_currency = $9"
+							  " WHERE run_id OPERATOR(pg_catalog.=) $1",
+							  9, done_types, done_args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "unexpected failure finishing the run");
+}

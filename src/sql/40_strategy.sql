@@ -65,18 +65,78 @@ COMMENT ON FUNCTION compensation.validate_spec(jsonb) IS
 	'raise the first problem of a strategy spec (with its JSON path), or return if it can be stored';
 
 /*
- * Every version row is validated as it is inserted, and its spec can never
- * change afterwards.  Only the extension's owner inserts (define_strategy,
- * or a restore), so the author, status and times it supplies are kept as
- * given: a restore keeps every version's recorded author and status.
+ * Every version row is validated as it is inserted, and nothing but its
+ * status can change afterwards.  Only the extension's owner inserts: either
+ * define_strategy, or a restore (pg_restore, psql -f of a plain dump) run
+ * as the owner or a superuser.  Both supply the author, status and times,
+ * which are kept as given.  They differ in the fields derived from the
+ * spec (scenario ... source_owner):
+ *
+ *  - define_strategy leaves them NULL: they are derived here, now, in the
+ *    defining session (valid in its TimeZone; source_kind/source_owner from
+ *    the source as it is now).  Errors are validate_spec's own.
+ *  - a restored row carries them: they are kept as dumped, never
+ *    re-derived, so that valid does not move with the restoring session's
+ *    TimeZone and apply still compares the source with what it was when
+ *    the version was defined (a restore with --no-owner makes apply refuse
+ *    such a source, as a swapped table would).  The spec is still
+ *    validated, and the derived fields must agree with it; an error names
+ *    the strategy and version (COPY loads a table all or nothing).
+ *
+ * The ACL check of validate_spec applies to the session and current user,
+ * here the restoring owner or superuser: it proves nothing about the
+ * author and gives nothing to anyone (the author is kept as dumped, and
+ * apply checks the author's right at every run); the author's grants
+ * cannot be checked here anyway, since pg_dump restores GRANTs after the
+ * data.  An author or source owner missing or changed in the target
+ * cluster does not stop the restore: a WARNING names the version, and
+ * apply refuses it with an error until it is fixed.
  */
 CREATE FUNCTION compensation.strategy_version_check()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+	strategy_name text;
+	what text;
+	expected_exclusive text;
+	expected_from timestamptz;
+	expected_to timestamptz;
+	mismatch text;
+	current_kind "char";
+	current_owner name;
+	failure text;
+	failure_state text;
+	failure_detail text;
+	failure_hint text;
 BEGIN
-	IF TG_OP = 'INSERT' THEN
+	IF TG_OP = 'UPDATE' THEN
+		IF ROW(NEW.strategy_id, NEW.version, NEW.spec, NEW.created_at, NEW.created_by,
+			   NEW.scenario, NEW.source, NEW.program, NEW.instrument, NEW.priority,
+			   NEW.exclusive_group, NEW.valid, NEW.source_kind, NEW.source_owner)
+		   IS DISTINCT FROM
+		   ROW(OLD.strategy_id, OLD.version, OLD.spec, OLD.created_at, OLD.created_by,
+			   OLD.scenario, OLD.source, OLD.program, OLD.instrument, OLD.priority,
+			   OLD.exclusive_group, OLD.valid, OLD.source_kind, OLD.source_owner) THEN
+			RAISE EXCEPTION 'a strategy version cannot be changed, only its status'
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Define a new version with compensation.define_strategy().';
+		END IF;
+		RETURN NEW;
+	END IF;
+
+	SELECT s.name INTO strategy_name
+	  FROM compensation.strategy AS s
+	 WHERE s.strategy_id OPERATOR(pg_catalog.=) NEW.strategy_id;
+	expected_exclusive := coalesce(NEW.spec ->> 'exclusive',
+								   'strategy:' OPERATOR(pg_catalog.||) strategy_name);
+
+	IF NEW.scenario IS NULL AND NEW.source IS NULL AND NEW.program IS NULL
+	   AND NEW.instrument IS NULL AND NEW.priority IS NULL
+	   AND NEW.exclusive_group IS NULL AND NEW.valid IS NULL
+	   AND NEW.source_kind IS NULL AND NEW.source_owner IS NULL THEN
+		-- a new definition (define_strategy): derive, now
 		PERFORM compensation.validate_spec(NEW.spec);
 		NEW.scenario := NEW.spec ->> 'scenario';
 		NEW.source := NEW.spec ->> 'source';
@@ -84,10 +144,7 @@ BEGIN
 		NEW.instrument := NEW.spec ->> 'instrument';
 		-- via numeric: validate_spec accepts a whole number written 5.0
 		NEW.priority := coalesce((NEW.spec ->> 'priority')::numeric::integer, 0);
-		NEW.exclusive_group := coalesce(NEW.spec ->> 'exclusive',
-			'strategy:' OPERATOR(pg_catalog.||)
-			(SELECT s.name FROM compensation.strategy AS s
-			  WHERE s.strategy_id OPERATOR(pg_catalog.=) NEW.strategy_id));
+		NEW.exclusive_group := expected_exclusive;
 		NEW.valid := tstzrange((NEW.spec #>> '{valid,from}')::timestamptz,
 							   (NEW.spec #>> '{valid,to}')::timestamptz);
 		-- validate_spec resolved the (schema-qualified, not temporary) source
@@ -97,13 +154,73 @@ BEGIN
 		 WHERE c.oid OPERATOR(pg_catalog.=) (NEW.spec ->> 'source')::regclass;
 		RETURN NEW;
 	END IF;
-	IF ROW(NEW.strategy_id, NEW.version, NEW.spec, NEW.created_at, NEW.created_by,
-		   NEW.source_kind, NEW.source_owner)
-	   IS DISTINCT FROM ROW(OLD.strategy_id, OLD.version, OLD.spec, OLD.created_at, OLD.created_by,
-							OLD.source_kind, OLD.source_owner) THEN
-		RAISE EXCEPTION 'a strategy version cannot be changed, only its status'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Define a new version with compensation.define_strategy().';
+
+	-- A row that carries its derived fields: a restore.  Validate the spec,
+	-- naming the version, and keep every field as given.
+	what := pg_catalog.format('strategy "%s" version %s', strategy_name, NEW.version);
+	BEGIN
+		PERFORM compensation.validate_spec(NEW.spec);
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE,
+								failure_detail = PG_EXCEPTION_DETAIL, failure_hint = PG_EXCEPTION_HINT;
+		RAISE EXCEPTION '%: %', what, failure
+			USING ERRCODE = failure_state,
+				  DETAIL = pg_catalog.concat_ws(' ', nullif(failure_detail, ''),
+						'Restoring strategy_id ' OPERATOR(pg_catalog.||) NEW.strategy_id
+						OPERATOR(pg_catalog.||) ', version ' OPERATOR(pg_catalog.||) NEW.version
+						OPERATOR(pg_catalog.||) ' of compensation.strategy_version: every version is validated as it is loaded.'),
+				  HINT = pg_catalog.concat_ws(' ', nullif(failure_hint, ''),
+						'COPY loads the table all or nothing: fix or remove this row in the dump (or create what its source needs), then restore compensation.strategy_version and the tables after it again; see "Backup and restore" in the README.');
+	END;
+
+	-- the derived fields must be those of the spec (valid up to the
+	-- defining session's TimeZone: the dumped bounds are kept)
+	expected_from := (NEW.spec #>> '{valid,from}')::timestamptz;
+	expected_to := (NEW.spec #>> '{valid,to}')::timestamptz;
+	mismatch := CASE
+		WHEN NEW.scenario IS DISTINCT FROM NEW.spec ->> 'scenario' THEN 'scenario'
+		WHEN NEW.source IS DISTINCT FROM NEW.spec ->> 'source' THEN 'source'
+		WHEN NEW.program IS DISTINCT FROM NEW.spec ->> 'program' THEN 'program'
+		WHEN NEW.instrument IS DISTINCT FROM NEW.spec ->> 'instrument' THEN 'instrument'
+		WHEN NEW.priority IS DISTINCT FROM coalesce((NEW.spec ->> 'priority')::numeric::integer, 0) THEN 'priority'
+		WHEN NEW.exclusive_group IS DISTINCT FROM expected_exclusive THEN 'exclusive_group'
+		WHEN NEW.valid IS NULL
+			 OR NEW.valid IS DISTINCT FROM tstzrange(lower(NEW.valid), upper(NEW.valid))
+			 OR (lower(NEW.valid) IS NULL) IS DISTINCT FROM (expected_from IS NULL)
+			 OR (upper(NEW.valid) IS NULL) IS DISTINCT FROM (expected_to IS NULL)
+			 -- UTC offsets lie within -12 .. +14 hours
+			 OR pg_catalog.abs(EXTRACT(epoch FROM lower(NEW.valid) OPERATOR(pg_catalog.-) expected_from)) > 26 * 3600
+			 OR pg_catalog.abs(EXTRACT(epoch FROM upper(NEW.valid) OPERATOR(pg_catalog.-) expected_to)) > 26 * 3600
+			 THEN 'valid'
+		WHEN NEW.source_kind IS NULL OR NEW.source_kind NOT IN ('r', 'v', 'm', 'f', 'p') THEN 'source_kind'
+		WHEN NEW.source_owner IS NULL THEN 'source_owner'
+	END;
+	IF mismatch IS NOT NULL THEN
+		RAISE EXCEPTION '%: its % does not match its spec', what, mismatch
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = 'The fields derived from the spec are kept as stored when a version is restored; they must agree with the spec.',
+				  HINT = 'COPY loads the table all or nothing: fix or remove this row in the dump, then restore compensation.strategy_version and the tables after it again; see "Backup and restore" in the README.';
+	END IF;
+
+	-- What apply will refuse, said now (a retired version never runs again)
+	IF NEW.status OPERATOR(pg_catalog.<>) 'retired' THEN
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+						WHERE r.rolname OPERATOR(pg_catalog.=) NEW.created_by) THEN
+			RAISE WARNING '%: its author, role "%", does not exist', what, NEW.created_by
+				USING DETAIL = 'The version is restored as it was; apply refuses it until the role exists.',
+					  HINT = 'Create the role (pg_dumpall --roles-only dumps the roles), or define a new version of the strategy.';
+		END IF;
+		SELECT c.relkind, pg_catalog.pg_get_userbyid(c.relowner)
+		  INTO current_kind, current_owner
+		  FROM pg_catalog.pg_class AS c
+		 WHERE c.oid OPERATOR(pg_catalog.=) (NEW.spec ->> 'source')::regclass;
+		IF current_kind OPERATOR(pg_catalog.<>) NEW.source_kind
+		   OR current_owner OPERATOR(pg_catalog.<>) NEW.source_owner THEN
+			RAISE WARNING '%: source % is not what it was when the version was defined', what, NEW.source
+				USING DETAIL = pg_catalog.format('It was a relation of kind %s owned by "%s"; it is now of kind %s owned by "%s".',
+												 NEW.source_kind, NEW.source_owner, current_kind, current_owner),
+					  HINT = 'apply refuses it: restore with the owners (no --no-owner), or define a new version over the source.';
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -162,11 +279,13 @@ BEGIN
 	SELECT coalesce(max(v.version), 0) + 1 INTO new_version
 	  FROM compensation.strategy_version AS v
 	 WHERE v.strategy_id OPERATOR(pg_catalog.=) id;
+	-- The fields derived from the spec are left NULL: the trigger derives
+	-- them (a restored row carries them, and keeps them).
 	INSERT INTO compensation.strategy_version (strategy_id, version, spec,
 		scenario, source, program, instrument, priority, exclusive_group, valid,
 		source_kind, source_owner, status, created_at, created_by, status_changed_at)
-	VALUES (id, new_version, spec, '', '', '', '', 0, '', 'empty',
-		'r', '', 'draft', now(), session_user, now());
+	VALUES (id, new_version, spec, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		NULL, NULL, 'draft', now(), session_user, now());
 	RETURN new_version;
 END
 $fn$;

@@ -176,15 +176,23 @@ lock_name(const char *class, const char *name)
 
 /*
  * execute_run
- *		Run the active version of strategy name as of as_of: a real run when
+ *		Run the active version of strategy name (version, when not -1: that
+ *		one, which must still be active) as of as_of: a real run when
  *		!dry_run.  SPI must be connected; the run is allocated in the current
  *		memory context.
  */
 static RunState *
-execute_run(const char *name, TimestampTz as_of, bool dry_run)
+execute_run(const char *name, int32 version, TimestampTz as_of, bool dry_run)
 {
-	StrategySpec *spec = load_strategy(name, false, -1, false);
-	RunState   *run = new_run(spec, as_of, dry_run ? &dry_callbacks : &apply_callbacks);
+	StrategySpec *spec = load_strategy(name, version != -1, version, false);
+	RunState   *run;
+
+	if (strcmp(spec->status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("strategy \"%s\" version %d is no longer active", name, version),
+				 errhint("It changed while apply_all ran; the next run applies the version in force.")));
+	run = new_run(spec, as_of, dry_run ? &dry_callbacks : &apply_callbacks);
 
 	run->quarter = quarter_of_timestamp(as_of, fiscal_start_month());
 	format_quarter(run->quarter, run->quarter_label);
@@ -318,7 +326,7 @@ compensation_apply(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "unexpected SPI_connect failure");
 	MemoryContextSwitchTo(caller_context);
-	run = execute_run(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_TIMESTAMPTZ(1),
+	run = execute_run(text_to_cstring(PG_GETARG_TEXT_PP(0)), -1, PG_GETARG_TIMESTAMPTZ(1),
 					  PG_GETARG_BOOL(2));
 	SPI_finish();
 	result = run_result_tuple(BlessTupleDesc(result_desc), run, !PG_GETARG_BOOL(2),
@@ -333,53 +341,21 @@ typedef struct ActiveStrategy
 	char	   *name;
 	int32		strategy_id;
 	int32		version;
+	char	   *exclusive_group;
+	char	   *program;
 } ActiveStrategy;
 
 /*
- * Every lock the runs of apply_all will take, first and in apply's order
- * (exclusive groups, programs, budgets), so that apply_all and single
- * applies never wait on each other in a cycle.
+ * The active strategies, higher priority first, then by name; and how many
+ * strategies exist at all.
  */
-static void
-lock_active_strategies(TimestampTz as_of)
-{
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		args[2];
-
-	if (SPI_execute("SELECT pg_catalog.pg_advisory_xact_lock("
-					"        pg_catalog.hashtext('compensation.exclusive_group'), pg_catalog.hashtext(g))"
-					"  FROM (SELECT DISTINCT v.exclusive_group AS g FROM compensation.strategy_version AS v"
-					"         WHERE v.status OPERATOR(pg_catalog.=) 'active' ORDER BY 1) AS groups",
-					false, 0) != SPI_OK_SELECT ||
-		SPI_execute("SELECT pg_catalog.pg_advisory_xact_lock("
-					"        pg_catalog.hashtext('compensation.program'), pg_catalog.hashtext(p))"
-					"  FROM (SELECT DISTINCT v.program AS p FROM compensation.strategy_version AS v"
-					"         WHERE v.status OPERATOR(pg_catalog.=) 'active' ORDER BY 1) AS programs",
-					false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "unexpected failure locking the active strategies");
-	{
-		char		label[QUARTER_TEXT_LEN + 1];
-
-		format_quarter(quarter_of_timestamp(as_of, fiscal_start_month()), label);
-		args[0] = CStringGetTextDatum(label);
-		args[1] = (Datum) 0;
-		if (SPI_execute_with_args("SELECT 1 FROM compensation.budget AS b"
-								  " WHERE b.quarter OPERATOR(pg_catalog.=) $1"
-								  "   AND b.program IN (SELECT v.program FROM compensation.strategy_version AS v"
-								  "                      WHERE v.status OPERATOR(pg_catalog.=) 'active')"
-								  " ORDER BY b.budget_id FOR UPDATE",
-								  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "unexpected failure locking the budgets");
-	}
-}
-
-/* The active strategies, higher priority first, then by name. */
 static List *
 active_strategies(int64 *strategies_defined)
 {
 	List	   *active = NIL;
+	bool		isnull;
 
-	if (SPI_execute("SELECT s.name, s.strategy_id, v.version"
+	if (SPI_execute("SELECT s.name, s.strategy_id, v.version, v.exclusive_group, v.program"
 					"  FROM compensation.strategy AS s"
 					"  JOIN compensation.strategy_version AS v"
 					"    ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id"
@@ -392,22 +368,70 @@ active_strategies(int64 *strategies_defined)
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		ActiveStrategy *strategy = palloc(sizeof(ActiveStrategy));
-		bool		isnull;
 
 		strategy->name = TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull));
 		strategy->strategy_id = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
 		strategy->version = DatumGetInt32(SPI_getbinval(tuple, desc, 3, &isnull));
+		strategy->exclusive_group = TextDatumGetCString(SPI_getbinval(tuple, desc, 4, &isnull));
+		strategy->program = TextDatumGetCString(SPI_getbinval(tuple, desc, 5, &isnull));
 		active = lappend(active, strategy);
 	}
 	if (SPI_execute("SELECT pg_catalog.count(*) FROM compensation.strategy", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "unexpected failure counting the strategies");
-	{
-		bool		isnull;
-
-		*strategies_defined = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-	}
+	*strategies_defined = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
 	return active;
+}
+
+/*
+ * Every lock the runs of the active strategies will take, first and in
+ * apply's order (exclusive groups, programs, each by lock key; then budgets
+ * by id), so that apply_all and single applies never wait on each other in
+ * a cycle.  The strategies are the ones listed before, so that a strategy
+ * activated meanwhile is not run without its locks.
+ */
+static void
+lock_active_strategies(List *active, TimestampTz as_of)
+{
+	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
+	Datum	   *groups = palloc(sizeof(Datum) * Max(list_length(active), 1));
+	Datum	   *programs = palloc(sizeof(Datum) * Max(list_length(active), 1));
+	Datum		args[2];
+	char		label[QUARTER_TEXT_LEN + 1];
+	ListCell   *lc;
+
+	foreach(lc, active)
+	{
+		ActiveStrategy *strategy = (ActiveStrategy *) lfirst(lc);
+
+		groups[foreach_current_index(lc)] = CStringGetTextDatum(strategy->exclusive_group);
+		programs[foreach_current_index(lc)] = CStringGetTextDatum(strategy->program);
+	}
+	format_quarter(quarter_of_timestamp(as_of, fiscal_start_month()), label);
+	args[1] = CStringGetTextDatum(label);
+	args[0] = PointerGetDatum(construct_array(groups, list_length(active), TEXTOID, -1, false,
+											  TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock("
+							  "        pg_catalog.hashtext('compensation.exclusive_group'), k.key)"
+							  "  FROM (SELECT DISTINCT pg_catalog.hashtext(g) AS key"
+							  "          FROM pg_catalog.unnest($1) AS g ORDER BY 1) AS k"
+							  " WHERE $2 IS NOT NULL",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "unexpected failure locking the exclusive groups");
+	args[0] = PointerGetDatum(construct_array(programs, list_length(active), TEXTOID, -1, false,
+											  TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock("
+							  "        pg_catalog.hashtext('compensation.program'), k.key)"
+							  "  FROM (SELECT DISTINCT pg_catalog.hashtext(p) AS key"
+							  "          FROM pg_catalog.unnest($1) AS p ORDER BY 1) AS k"
+							  " WHERE $2 IS NOT NULL",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_execute_with_args("SELECT 1 FROM compensation.budget AS b"
+							  " WHERE b.quarter OPERATOR(pg_catalog.=) $2"
+							  "   AND b.program OPERATOR(pg_catalog.=) ANY ($1)"
+							  " ORDER BY b.budget_id FOR UPDATE",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "unexpected failure locking the programs and their budgets");
 }
 
 /* A run row for what apply_all could not do (strategy NULL: none was active). */
@@ -454,7 +478,7 @@ apply_one_of_all(ActiveStrategy *strategy, TimestampTz as_of, bool dry_run, Tupl
 	MemoryContextSwitchTo(strategy_context);
 	PG_TRY();
 	{
-		RunState   *run = execute_run(strategy->name, as_of, false);
+		RunState   *run = execute_run(strategy->name, strategy->version, as_of, false);
 
 		result = run_result_tuple(desc, run, !dry_run, strategy->name, strategy->version, NULL);
 		ReleaseCurrentSubTransaction();
@@ -550,8 +574,8 @@ compensation_apply_all(PG_FUNCTION_ARGS)
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(caller_context);
 	}
-	lock_active_strategies(as_of);
 	active = active_strategies(&strategies_defined);
+	lock_active_strategies(active, as_of);
 	if (active == NIL && strategies_defined > 0)
 	{
 		const char *error = "no strategy is active";

@@ -107,6 +107,11 @@ BEGIN
 	program := btrim(program);
 	market := btrim(market);
 
+	-- The program first, as apply and roll_quarter do (src/apply.c): a
+	-- transaction that sets several budgets never waits in a cycle with a
+	-- roll-over, and two first inserts of one key wait instead of failing.
+	PERFORM pg_catalog.pg_advisory_xact_lock(
+				pg_catalog.hashtext('compensation.program'), pg_catalog.hashtext(program));
 	-- Lock the row, if any, so that the checks below hold at commit.
 	SELECT * INTO existing
 	  FROM compensation.budget AS b
@@ -139,8 +144,6 @@ BEGIN
 		 WHERE b.budget_id OPERATOR(pg_catalog.=) existing.budget_id;
 		result := existing.budget_id;
 	ELSE
-		-- A concurrent first insert of the same key makes one of us fail on
-		-- the unique constraint; the caller retries, as with any upsert race.
 		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
 		VALUES (program, quarter, market, currency, new_amount_minor)
 		RETURNING budget_id INTO result;
@@ -164,8 +167,8 @@ COMMENT ON FUNCTION compensation.set_budget(text, text, numeric, text, text) IS
  * Locks, in the order apply() and apply_all() take theirs (exclusive
  * groups, programs, budgets in budget_id order; src/apply.c), so that none
  * of them ever waits for the other in a cycle: the program advisory lock of
- * every program with a budget in "from", in apply_all's order (by name, in
- * the column's collation), then the budgets of "from" FOR SHARE in
+ * every program with a budget in "from", in apply_all's order (by lock key,
+ * hashtext of the name), then the budgets of "from" FOR SHARE in
  * budget_id order, so that no spending, void or set_budget changes them
  * while they are copied.  It takes every lock before its first write.  A
  * budget of a program first budgeted in "from" while the roll-over runs is
@@ -201,9 +204,10 @@ BEGIN
 				  HINT = 'Roll into the next quarter: compensation.quarter_add(from, 1).';
 	END IF;
 
-	SELECT pg_catalog.array_agg(DISTINCT b.program ORDER BY b.program) INTO programs
-	  FROM compensation.budget AS b
-	 WHERE b.quarter OPERATOR(pg_catalog.=) "from";
+	SELECT pg_catalog.array_agg(d.program ORDER BY pg_catalog.hashtext(d.program), d.program)
+	  INTO programs
+	  FROM (SELECT DISTINCT b.program FROM compensation.budget AS b
+			 WHERE b.quarter OPERATOR(pg_catalog.=) "from") AS d;
 	IF programs IS NULL THEN
 		RETURN 0;
 	END IF;

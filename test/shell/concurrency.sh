@@ -171,13 +171,16 @@ SELECT compensation.set_budget('delivery', '2026-Q3', 300, 'EUR', 'DE');
 SELECT compensation.set_budget('delivery', '2026-Q3', 1000, 'EUR');
 
 -- set_budget as an administrator would: what is spent plus a random rest
--- (0 to 300.00), under the lock set_budget takes anyway (one budget row),
--- so that the amount is never below what is spent
+-- (0 to 300.00), under the locks set_budget takes anyway, in its order (the
+-- program, then the budget row), so that the amount is never below what is
+-- spent
 CREATE FUNCTION public.conc_set_budget() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
 	b compensation.budget;
 BEGIN
-	SELECT * INTO b FROM compensation.budget ORDER BY random() LIMIT 1 FOR UPDATE;
+	SELECT * INTO b FROM compensation.budget ORDER BY random() LIMIT 1;
+	PERFORM pg_advisory_xact_lock(hashtext('compensation.program'), hashtext(b.program));
+	SELECT * INTO b FROM compensation.budget WHERE budget_id = b.budget_id FOR UPDATE;
 	RETURN compensation.set_budget(b.program, b.quarter,
 								   (b.spent_minor + (random() * 30000)::bigint) / 100.0,
 								   b.currency, b.market);

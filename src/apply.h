@@ -57,6 +57,7 @@ typedef struct Candidate
 	char		currency[4];
 	int			exponent;
 	int64		amount_minor;
+	char	  **column_values;	/* spec->candidate_columns' values, NULL: null */
 } Candidate;
 
 typedef struct BudgetState

@@ -69,7 +69,8 @@ enum
 	CANDIDATE_MARKET,
 	CANDIDATE_CURRENCY,
 	CANDIDATE_AMOUNT,
-	CANDIDATE_GRANTED_BEFORE	/* not NULL only on the count row */
+	CANDIDATE_GRANTED_BEFORE,	/* not NULL only on the count row */
+	CANDIDATE_FIRST_COLUMN		/* then spec->candidate_columns, as text */
 };
 
 /* The parameters of the candidate query: exclusive group, from, to, as_of. */
@@ -274,14 +275,29 @@ candidate_query(RunState *run)
 	StrategySpec *spec = run->spec;
 	const char *at = quote_identifier(spec->key_at.name);
 	const char *order = quote_identifier(spec->key_order.name);
+	StringInfoData extra;		/* the columns candidates carry as text */
+	StringInfoData extra_inner;
+	StringInfoData extra_nulls;
+	ListCell   *lc;
+
+	initStringInfo(&extra);
+	initStringInfo(&extra_inner);
+	initStringInfo(&extra_nulls);
+	foreach(lc, spec->candidate_columns)
+	{
+		int			i = foreach_current_index(lc);
+
+		appendStringInfo(&extra, ", c.x%d", i);
+		appendStringInfo(&extra_inner, ", %s AS x%d", column_as_text(run, (char *) lfirst(lc)), i);
+		appendStringInfoString(&extra_nulls, ", NULL::pg_catalog.text");
+	}
 
 	return psprintf("WITH c AS MATERIALIZED ("
-					" SELECT e.o, e.b, e.a, e.m, e.cur, e.amount, e.at_raw, e.order_raw,"
-					"        %s AS granted_before"
+					" SELECT e.*, %s AS granted_before"
 					"   FROM (SELECT %s AS o, %s AS b, (s.%s)::pg_catalog.timestamptz AS a,"
 					"                %s AS m, %s AS cur,"
 					"                compensation.amount(%s, s, %d) AS amount,"
-					"                s.%s AS at_raw, s.%s AS order_raw"
+					"                s.%s AS at_raw, s.%s AS order_raw%s"
 					"           FROM %s AS s"
 					"          WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
 					"            AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL"
@@ -290,10 +306,10 @@ candidate_query(RunState *run)
 					"  WHERE e.amount IS NOT NULL)"
 					" SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz,"
 					"        NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.numeric,"
-					"        pg_catalog.count(*)"
+					"        pg_catalog.count(*)%s"
 					"   FROM c WHERE c.granted_before"
 					" UNION ALL"
-					" (SELECT c.o, c.b, c.a, c.m, c.cur, c.amount, NULL::pg_catalog.int8"
+					" (SELECT c.o, c.b, c.a, c.m, c.cur, c.amount, NULL::pg_catalog.int8%s"
 					"    FROM c WHERE NOT c.granted_before"
 					"   ORDER BY c.at_raw, c.order_raw)",
 					run->against_ledger ? "g.order_key IS NOT NULL" : "false",
@@ -303,14 +319,15 @@ candidate_query(RunState *run)
 					spec->has_key_market ? column_as_text(run, spec->key_market.name) : "NULL::pg_catalog.text",
 					spec->has_key_currency ? column_as_text(run, spec->key_currency.name) : "NULL::pg_catalog.text",
 					quote_literal_cstr(spec->strategy_name), spec->version,
-					at, order,
+					at, order, extra_inner.data,
 					quoted_source(spec),
 					at, at, at,
 					run->against_ledger
 					? "LEFT JOIN compensation.granted_orders AS g"
 					"   ON g.exclusive_group OPERATOR(pg_catalog.=) $1"
 					"  AND g.order_key OPERATOR(pg_catalog.=) e.o"
-					: "");
+					: "",
+					extra_nulls.data, extra.data);
 }
 
 /* ---- deciding ----------------------------------------------------------- */
@@ -349,6 +366,10 @@ read_candidate(RunState *run, HeapTuple tuple, TupleDesc desc, Candidate *candid
 		? lookup_currency_exponent(spec, currency) : spec->currency_exponent;
 	if (candidate->exponent < 0)
 		elog(ERROR, "unexpected currency \"%s\" of an eligible row", currency);
+
+	candidate->column_values = palloc(sizeof(char *) * Max(list_length(spec->candidate_columns), 1));
+	for (int i = 0; i < list_length(spec->candidate_columns); i++)
+		candidate->column_values[i] = text_or_null(tuple, desc, CANDIDATE_FIRST_COLUMN + i);
 
 	/* amount() returned minor units / 10^exponent: exact back */
 	amount = DatumGetNumeric(SPI_getbinval(tuple, desc, CANDIDATE_AMOUNT, &isnull));

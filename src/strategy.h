@@ -236,6 +236,12 @@ typedef struct StrategySpec
 
 	CapRule		cap_count;
 	CapRule		cap_amount;
+	/*
+	 * Source columns that each candidate of a run carries, as text, for what
+	 * is written with a grant (notification placeholders, the preferred
+	 * channel): names, in the order Candidate.column_values has them.
+	 */
+	List	   *candidate_columns;
 	char	   *notify_channel;	/* NULL: no notification */
 	char	   *notify_template;
 	bool		has_valid_from;

@@ -188,7 +188,7 @@ flush_grants(RunState *run)
 	StrategySpec *spec = run->spec;
 	int			n = buffer->count;
 	Datum	   *grant_ids;
-	Datum		args[14];
+	Datum		args[15];
 	Datum		count_arg[1];
 
 	if (n == 0)
@@ -220,6 +220,7 @@ flush_grants(RunState *run)
 	args[11] = PointerGetDatum(make_array(buffer->amounts, NULL, n, INT8OID));
 	args[12] = CStringGetTextDatum(spec->instrument);
 	args[13] = PointerGetDatum(make_array(buffer->budget_ids, NULL, n, INT8OID));
+	args[14] = TimestampTzGetDatum(run->as_of);
 	execute_plan(run->grant_plan, args, NULL, SPI_OK_INSERT);
 
 	if (spec->notify_template)
@@ -267,9 +268,9 @@ prepare_writes(RunState *run)
 {
 	Oid			id_types[1] = {INT4OID};
 	Oid			text_types[2] = {TEXTOID, TEXTOID};
-	Oid			grant_types[14] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+	Oid			grant_types[15] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8ARRAYOID};
+	TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID};
 	Oid			outbox_types[3] = {INT8ARRAYOID, TEXTOID, TEXTARRAYOID};
 	Oid			holdout_types[8] = {INT4OID, INT4OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID,
 	TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
@@ -286,12 +287,12 @@ prepare_writes(RunState *run)
 								 "  FROM pg_catalog.generate_series(1, $1)", 1, id_types);
 	run->grant_plan = prepare("INSERT INTO compensation.ledger"
 							  " (grant_id, run_id, strategy_id, version, program, exclusive_group,"
-							  "  order_key, buyer, market, at, currency, amount_minor, instrument, budget_id)"
-							  " SELECT u.g, $2, $3, $4, $5, $6, u.o, u.b, u.m, u.a, u.c, u.x, $13, u.bid"
+							  "  order_key, buyer, market, at, currency, amount_minor, instrument, budget_id, as_of)"
+							  " SELECT u.g, $2, $3, $4, $5, $6, u.o, u.b, u.m, u.a, u.c, u.x, $13, u.bid, $15"
 							  "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($7), pg_catalog.unnest($8),"
 							  "                   pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
 							  "                   pg_catalog.unnest($12), pg_catalog.unnest($14))"
-							  "        AS u(g, o, b, m, a, c, x, bid)", 14, grant_types);
+							  "        AS u(g, o, b, m, a, c, x, bid)", 15, grant_types);
 	run->outbox_plan = prepare("INSERT INTO compensation.outbox (grant_id, channel, message)"
 							   " SELECT u.g, $2, u.m"
 							   "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS u(g, m)",

@@ -57,6 +57,9 @@ CREATE TABLE compensation.ledger (
 	amount_minor bigint NOT NULL CHECK (amount_minor >= 0),
 	instrument	text NOT NULL,
 	budget_id	bigint NOT NULL,
+	-- the logical time of the run that made the grant (its as_of): a replay
+	-- over past dates reads as it happened
+	as_of		timestamptz NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	voided_at	timestamptz,
 	voided_by	name,
@@ -131,6 +134,7 @@ SELECT g.grant_id,
 	   b.quarter,
 	   g.budget_id,
 	   g.run_id,
+	   g.as_of,
 	   g.created_at,
 	   g.voided_at IS NOT NULL AS voided,
 	   g.voided_at,

@@ -276,14 +276,14 @@ AS $fn$
 		   (s.burn).grants
 	  FROM (SELECT b.program, b.quarter, b.market, b.currency, b.amount, c.minor_unit::integer,
 				   10::numeric OPERATOR(pg_catalog.^) c.minor_unit AS unit,
-				   compensation.burn(g.amount_minor::numeric, g.created_at, b.amount_minor::numeric,
+				   compensation.burn(g.amount_minor::numeric, g.as_of, b.amount_minor::numeric,
 									 b.quarter, budget_status.as_of) AS burn
 			  FROM compensation.budgets AS b
 			  JOIN compensation.currency AS c
 				ON c.code::text OPERATOR(pg_catalog.=) b.currency
 			  LEFT JOIN compensation.grants AS g
 				ON g.budget_id OPERATOR(pg_catalog.=) b.budget_id
-			   AND g.created_at OPERATOR(pg_catalog.<=) budget_status.as_of
+			   AND g.as_of OPERATOR(pg_catalog.<=) budget_status.as_of
 			   AND (g.voided_at IS NULL OR g.voided_at OPERATOR(pg_catalog.>) budget_status.as_of)
 			 WHERE b.quarter OPERATOR(pg_catalog.=) budget_status.quarter
 			   -- checks the label once (a malformed one is an error)

@@ -495,6 +495,8 @@ bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_
 			resolve_column(&spec->key_value, binding, USE_NUMBER);
 		if (spec->has_key_market)
 			resolve_column(&spec->key_market, binding, USE_ANY);
+		if (spec->has_rank)
+			resolve_column(&spec->key_rank, binding, USE_NUMBER);
 	}
 	if (spec->has_key_currency)
 		resolve_column(&spec->key_currency, binding, USE_TEXT);

@@ -41,6 +41,7 @@
 #define MAX_WINDOW_YEARS 10
 #define MIN_RATE "0.000001"
 #define RENDERED_IN_VALUES 10	/* an "in" list in reasons shows this many */
+#define DEFAULT_MAX_AGE_DAYS 90
 
 /*
  * Whether the spec being parsed is a new definition, whose bounds are
@@ -750,42 +751,111 @@ parse_amount(AmountRule *rule, JsonbValue *amount, const char *path)
 
 /* ---- the rest of the spec ----------------------------------------------- */
 
-/* "90 days", "2 weeks", "6 months", "1 year" or "quarter". */
+/*
+ * A window: "90 days", "2 weeks", "6 months", "1 year", or "quarter" where
+ * allow_quarter (then *is_quarter is set and *window is zero).  At most ten
+ * years in a new definition.
+ */
 static void
-parse_window(JsonbValue *v, const char *path, CapRule *cap)
+parse_window(JsonbValue *v, const char *path, bool allow_quarter, Interval *window,
+			 bool *is_quarter)
 {
-	const char *hint = "Write a window as \"quarter\" or \"<n> days\", \"<n> weeks\", \"<n> months\", \"<n> years\".";
-	char	   *window = get_string(v, path, hint);
+	const char *hint = allow_quarter
+		? "Write a window as \"quarter\" or \"<n> days\", \"<n> weeks\", \"<n> months\", \"<n> years\"."
+		: "Write a window as \"<n> days\", \"<n> weeks\", \"<n> months\" or \"<n> years\".";
+	char	   *text = get_string(v, path, hint);
 	char	   *unit;
 	long		n;
 
-	memset(&cap->window, 0, sizeof(Interval));
-	if (strcmp(window, "quarter") == 0)
+	memset(window, 0, sizeof(Interval));
+	if (is_quarter)
+		*is_quarter = false;
+	if (allow_quarter && strcmp(text, "quarter") == 0)
 	{
-		cap->window_is_quarter = true;
+		*is_quarter = true;
 		return;
 	}
 	errno = 0;
-	n = strtol(window, &unit, 10);
-	if (unit == window || errno != 0 || n <= 0 || n > 100000 || *unit != ' ')
-		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", window);
+	n = strtol(text, &unit, 10);
+	if (unit == text || errno != 0 || n <= 0 || n > 100000 || *unit != ' ')
+		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", text);
 	unit++;
 	if (strcmp(unit, "day") == 0 || strcmp(unit, "days") == 0)
-		cap->window.day = (int32) n;
+		window->day = (int32) n;
 	else if (strcmp(unit, "week") == 0 || strcmp(unit, "weeks") == 0)
-		cap->window.day = (int32) n * 7;
+		window->day = (int32) n * 7;
 	else if (strcmp(unit, "month") == 0 || strcmp(unit, "months") == 0)
-		cap->window.month = (int32) n;
+		window->month = (int32) n;
 	else if (strcmp(unit, "year") == 0 || strcmp(unit, "years") == 0)
-		cap->window.month = (int32) n * 12;
+		window->month = (int32) n * 12;
 	else
-		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", window);
+		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint, "malformed window \"%s\"", text);
 	/* 10 years of days: 3652, plus leap days to spare */
 	if (checking_new_definition &&
-		(cap->window.month > MAX_WINDOW_YEARS * 12 || cap->window.day > MAX_WINDOW_YEARS * 366))
+		(window->month > MAX_WINDOW_YEARS * 12 || window->day > MAX_WINDOW_YEARS * 366))
 		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path,
 				   psprintf("A window is at most %d years.", MAX_WINDOW_YEARS),
-				   "window \"%s\" is too long", window);
+				   "window \"%s\" is too long", text);
+}
+
+/*
+ * "max_age": how old a row's at may be, as of a run, to be a candidate; a
+ * window, or null for no limit.  Absent: DEFAULT_MAX_AGE_DAYS.
+ */
+static void
+parse_max_age(StrategySpec *spec, JsonbValue *v)
+{
+	if (v == NULL)
+	{
+		spec->has_max_age = true;
+		memset(&spec->max_age, 0, sizeof(Interval));
+		spec->max_age.day = DEFAULT_MAX_AGE_DAYS;
+	}
+	else if (v->type == jbvNull)
+		spec->has_max_age = false;
+	else
+	{
+		spec->has_max_age = true;
+		parse_window(v, "$.max_age", false, &spec->max_age, NULL);
+	}
+}
+
+/*
+ * "holdout": a fraction of the strategy's buyers, or {"share": f, "scope":
+ * "program"} for the same buyers held out by every strategy of the program
+ * (the salt is then the program: holdout.c).
+ */
+static void
+parse_holdout(StrategySpec *spec, JsonbValue *v)
+{
+	static const char *const holdout_keys[] = {"share", "scope", NULL};
+	const char *hint = "\"holdout\" is the fraction of buyers never compensated, from 0 up to but excluding 1, such as 0.05, or {\"share\": 0.05, \"scope\": \"program\"}.";
+	const char *path = "$.holdout";
+	Numeric		fraction;
+
+	if (is_object(v))
+	{
+		char	   *scope;
+
+		check_keys(v, path, holdout_keys);
+		scope = get_optional_string(v, path, "scope", hint);
+		if (scope && strcmp(scope, "strategy") != 0 && strcmp(scope, "program") != 0)
+			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, "$.holdout.scope",
+					   "\"scope\" is \"strategy\" (this strategy's buyers, the default) or \"program\" (the same buyers for every strategy of the program).",
+					   "unknown scope \"%s\"", scope);
+		spec->holdout_program_scope = scope && strcmp(scope, "program") == 0;
+		path = "$.holdout.share";
+		v = require_key(v, "$.holdout", "share", hint);
+	}
+	fraction = get_amount_number(v, path, hint);
+	if (numeric_compare(fraction, int64_to_numeric(1)) >= 0)
+		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, path, hint,
+				   "must be below 1, found %s", numeric_normalize(fraction));
+	/* buckets of 1/10000 (README); numeric all the way, so 1e-400 is 0 */
+	spec->holdout_buckets = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+															  DirectFunctionCall2(numeric_round,
+																				  NumericGetDatum(numeric_times_power_of_ten(fraction, 4)),
+																				  Int32GetDatum(0))));
 }
 
 static void
@@ -817,7 +887,8 @@ parse_caps(StrategySpec *spec, JsonbValue *caps, const char *path)
 		else
 			rule->max_amount = get_amount_number(max, child_path(cap_path, "max"),
 												 "\"max\" is the most a buyer may get in the window, in the major unit of the currency.");
-		parse_window(require_key(cap, cap_path, "window", hint), child_path(cap_path, "window"), rule);
+		parse_window(require_key(cap, cap_path, "window", hint), child_path(cap_path, "window"),
+					 true, &rule->window, &rule->window_is_quarter);
 		scope = get_optional_string(cap, cap_path, "scope", "\"scope\" is \"strategy\" or \"program\".");
 		if (scope && strcmp(scope, "strategy") != 0 && strcmp(scope, "program") != 0)
 			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, child_path(cap_path, "scope"),
@@ -978,7 +1049,7 @@ parse_strategy_spec(Jsonb *jsonb, bool new_definition)
 	static const char *const top_keys[] = {
 		"scenario", "source", "keys", "when", "amount", "instrument", "program",
 		"caps", "holdout", "priority", "exclusive", "notify", "valid", "currency",
-		"description", NULL
+		"description", "max_age", "rank", NULL
 	};
 	StrategySpec *spec = palloc0(sizeof(StrategySpec));
 	JsonbValue	root;
@@ -1027,19 +1098,14 @@ parse_strategy_spec(Jsonb *jsonb, bool new_definition)
 	if ((v = get_key(&root, "caps")) != NULL)
 		parse_caps(spec, v, "$.caps");
 	if ((v = get_key(&root, "holdout")) != NULL)
+		parse_holdout(spec, v);
+	parse_max_age(spec, get_key(&root, "max_age"));
+	if ((v = get_key(&root, "rank")) != NULL)
 	{
-		Numeric		fraction = get_amount_number(v, "$.holdout",
-												 "\"holdout\" is the fraction of buyers never compensated, from 0 up to but excluding 1, such as 0.05.");
-
-		if (numeric_compare(fraction, int64_to_numeric(1)) >= 0)
-			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, "$.holdout",
-					   "\"holdout\" is the fraction of buyers never compensated, from 0 up to but excluding 1, such as 0.05.",
-					   "must be below 1, found %s", numeric_normalize(fraction));
-		/* buckets of 1/10000 (README); numeric all the way, so 1e-400 is 0 */
-		spec->holdout_buckets = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-																  DirectFunctionCall2(numeric_round,
-																					  NumericGetDatum(numeric_times_power_of_ten(fraction, 4)),
-																					  Int32GetDatum(0))));
+		spec->has_rank = true;
+		spec->key_rank.path = "$.rank";
+		spec->key_rank.name = get_string(v, "$.rank",
+										 "\"rank\" names a numeric column of the source: candidates are decided in its descending order.");
 	}
 	if ((v = get_key(&root, "priority")) != NULL)
 		spec->priority = (int32) get_integer(v, "$.priority", PG_INT32_MIN, PG_INT32_MAX,

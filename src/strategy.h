@@ -217,6 +217,9 @@ typedef struct StrategySpec
 	char	   *exclusive;
 	int32		priority;
 	int32		holdout_buckets;	/* holdout fraction * 10000, rounded */
+	bool		holdout_program_scope;	/* salted by the program, not the name */
+	bool		has_max_age;	/* false: "max_age": null, no limit */
+	Interval	max_age;		/* candidates: at >= as_of - max_age */
 
 	/* keys */
 	SpecColumn	key_order;
@@ -228,6 +231,8 @@ typedef struct StrategySpec
 	bool		has_key_value;
 	bool		has_key_currency;
 	bool		has_key_market;
+	SpecColumn	key_rank;		/* "rank": decided in its descending order */
+	bool		has_rank;
 	char	   *currency;		/* constant currency, when no key */
 	int			currency_exponent;	/* of the constant currency */
 
@@ -242,8 +247,12 @@ typedef struct StrategySpec
 	 * channel): names, in the order Candidate.column_values has them.
 	 */
 	List	   *candidate_columns;
-	char	   *notify_channel;	/* NULL: no notification */
+	List	   *candidate_column_refs;	/* their SpecColumn *, for bind (paths) */
+	char	   *notify_channel;	/* NULL: no notification; the first channel */
 	char	   *notify_template;
+	struct NotifySpec *notify;	/* channels, templates, locale (notify.c) */
+	bool		has_expires;	/* "expires": a grant's validity period */
+	Interval	expires;
 	bool		has_valid_from;
 	bool		has_valid_to;
 	TimestampTz valid_from;

@@ -176,7 +176,8 @@ compile_version(CompiledVersion *entry, const char *name, const char *salt, cons
 	spec->strategy_id = entry->strategy_id;
 	spec->version = entry->version;
 	spec->status = pstrdup(status);
-	spec->holdout_salt = pstrdup(salt);
+	/* a program's holdout holds out the same buyers in all its strategies */
+	spec->holdout_salt = pstrdup(spec->holdout_program_scope ? spec->program : salt);
 	spec->exclusive_group = pstrdup(exclusive_group);
 	spec->has_valid_from = has_from;
 	spec->valid_from = valid_from;

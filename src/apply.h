@@ -89,6 +89,7 @@ typedef struct WriteBuffer
 	Datum		amounts[WRITE_BATCH];
 	Datum		budget_ids[WRITE_BATCH];
 	Datum		messages[WRITE_BATCH];
+	struct GrantNotice *notices[WRITE_BATCH];	/* grants: code, message (notify.c) */
 } WriteBuffer;
 
 typedef struct RunState RunState;

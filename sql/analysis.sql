@@ -107,8 +107,8 @@ SELECT * FROM regress.error_of($$SELECT compensation.burn(1, now(), 100, '2026-Q
 SELECT * FROM regress.error_of($$SELECT compensation.burn(1, now(), -1, '2026-Q4')$$);
 SELECT * FROM regress.error_of($$SELECT compensation.burn(1, now(), 'NaN', '2026-Q4')$$);
 SELECT * FROM regress.error_of($$SELECT compensation.burn(amount, now(), 100, '2026-Q4') FROM (VALUES (1::numeric), ('NaN')) AS v(amount)$$);
--- the support functions cannot be called on their own: SQL has no value of type internal
-SELECT * FROM regress.error_of($$SELECT compensation.burn_transition(NULL::internal, 1::numeric, now(), 1::numeric, '2026-Q4')$$);
+-- the support functions update their state in place: outside their aggregate they refuse
+SELECT * FROM regress.error_of($$SELECT compensation.burn_transition(NULL::compensation.burn_state, 1::numeric, now(), 1::numeric, '2026-Q4')$$);
 \x off
 
 -- ---------------------------------------------------------------------------
@@ -281,6 +281,115 @@ RESET max_parallel_workers_per_gather;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
+
+-- ---------------------------------------------------------------------------
+-- the states as types (compensation.burn_state, compensation.uplift_state):
+-- what Citus does, in one node.  A worker runs the transition function and
+-- sends the state as text; the coordinator reads the text back, combines
+-- and finalizes.  Partial states per slice of rows, printed and read back,
+-- then merged, equal the aggregate over all the rows exactly.
+-- ---------------------------------------------------------------------------
+CREATE AGGREGATE regress.burn_partial(numeric, timestamptz, numeric, text, timestamptz) (
+	SFUNC = compensation.burn_transition, STYPE = compensation.burn_state);
+CREATE AGGREGATE regress.burn_merge(compensation.burn_state) (
+	SFUNC = compensation.burn_combine, STYPE = compensation.burn_state,
+	FINALFUNC = compensation.burn_final);
+CREATE AGGREGATE regress.uplift_partial(boolean, numeric) (
+	SFUNC = compensation.uplift_transition, STYPE = compensation.uplift_state);
+CREATE AGGREGATE regress.roi_partial(boolean, numeric, numeric) (
+	SFUNC = compensation.roi_transition, STYPE = compensation.uplift_state);
+CREATE AGGREGATE regress.uplift_merge(compensation.uplift_state) (
+	SFUNC = compensation.uplift_combine, STYPE = compensation.uplift_state,
+	FINALFUNC = compensation.uplift_final);
+CREATE AGGREGATE regress.roi_merge(compensation.uplift_state) (
+	SFUNC = compensation.uplift_combine, STYPE = compensation.uplift_state,
+	FINALFUNC = compensation.roi_final);
+CREATE TEMP TABLE an_partials AS
+SELECT grp, i % 5 AS slice,
+	   regress.burn_partial(amount, at, 30000000, '2026-Q4', '2026-11-20')::text AS burn,
+	   regress.uplift_partial(treated, outcome)::text AS uplift,
+	   regress.roi_partial(treated, outcome, amount)::text AS roi
+  FROM public.an_big GROUP BY grp, i % 5;
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE m.burn::text = s.burn::text AND m.uplift::text = s.uplift::text
+							AND m.roi::text = s.roi::text) AS merged_equal_to_serial
+  FROM (SELECT grp, regress.burn_merge(burn::compensation.burn_state) AS burn,
+			   regress.uplift_merge(uplift::compensation.uplift_state) AS uplift,
+			   regress.roi_merge(roi::compensation.uplift_state) AS roi
+		  FROM an_partials GROUP BY grp) AS m
+  JOIN an_serial AS s USING (grp);
+-- the text form reads back to the same text, and so does the binary form
+SELECT bool_and(burn::compensation.burn_state::text = burn) AS burn_text_round_trip,
+	   bool_and(uplift::compensation.uplift_state::text = uplift) AS uplift_text_round_trip,
+	   bool_and(compensation.burn_state_send(burn::compensation.burn_state)
+				= compensation.burn_state_send(burn::compensation.burn_state::text::compensation.burn_state))
+		   AS burn_binary_stable
+  FROM an_partials;
+-- a state of no row, and states with and without a budget or an arm, merge
+SELECT (regress.burn_merge(s)).*
+  FROM (SELECT regress.burn_partial(amount, '2026-10-02', budget, quarter, '2026-11-15') AS s
+		  FROM (VALUES (NULL::numeric, NULL::numeric, NULL::text), (10.00, 100, '2026-Q4'),
+					   (5.5, NULL, NULL)) AS v(amount, budget, quarter)
+		 GROUP BY amount) AS p;
+SELECT (regress.uplift_merge(s)).treated_n, (regress.uplift_merge(s)).control_n,
+	   (regress.uplift_merge(s)).difference
+  FROM (SELECT regress.uplift_partial(treated, outcome) AS s
+		  FROM (VALUES (true, 1::numeric), (true, 3), (false, 2), (NULL, 7)) AS v(treated, outcome)
+		 GROUP BY treated) AS p;
+-- as window functions: the state is updated in place row after row and
+-- read by the final function after each (a running total), and a moving
+-- frame restarts it
+SELECT at::date, (compensation.burn(amount, at, 1000, '2026-Q4', '2026-11-15') OVER w).spent AS running_spent,
+	   (compensation.uplift(amount > 100, amount) OVER w).treated_n AS running_treated,
+	   (compensation.burn(amount, at, 1000, '2026-Q4', '2026-11-15')
+			OVER (ORDER BY at ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)).spent AS last_two
+  FROM public.an_spend WHERE case_name IN ('under', 'over') AND amount IS NOT NULL
+WINDOW w AS (ORDER BY at ROWS UNBOUNDED PRECEDING)
+ ORDER BY at;
+-- two states of different budgets, quarters or as_of cannot merge
+\x on
+SELECT * FROM regress.error_of($$SELECT regress.burn_merge(s) FROM (SELECT regress.burn_partial(1, '2026-10-02', b, '2026-Q4', '2026-11-15') AS s FROM (VALUES (100), (200)) AS v(b) GROUP BY b) AS p$$);
+SELECT * FROM regress.error_of($$SELECT regress.burn_merge(s) FROM (SELECT regress.burn_partial(1, '2026-10-02', 100, '2026-Q4', a) AS s FROM (VALUES ('2026-11-15'::timestamptz), ('2026-11-16')) AS v(a) GROUP BY a) AS p$$);
+\x off
+-- bad text or binary input is an error with its SQLSTATE, never a crash:
+-- empty, odd length, not hexadecimal, unknown version, unknown flags,
+-- truncated, trailing bytes, a negative count, a forged quarter or budget
+SELECT label, e.code, e.message
+  FROM (VALUES ('empty', ''), ('odd length', '010'), ('not hex', '01zz'),
+			   ('version 2', '02000000000000000000'),
+			   ('unknown flags', '01f00000000000000000'),
+			   ('truncated', '0100000000'),
+			   ('trailing bytes', '010000000000000000000000'),
+			   ('negative count', '0100ffffffffffffffff'),
+			   ('grants without amounts', '01000000000000000001'),
+			   ('forged quarter', '01040000000000000000323032362d5135'),
+			   ('budget length beyond the end', '010200000000000000000000ffff'),
+			   ('negative budget', '010200000000000000000000000a00010000400000000001'),
+			   ('truncated numeric state', '0101000000000000000100000004000000'))
+	   AS v(label, input),
+	   LATERAL regress.error_of(format('SELECT %L::compensation.burn_state', input)) AS e;
+SELECT label, e.code, e.message
+  FROM (VALUES ('a count without its state', '010000000000000000000000000000000001'),
+			   ('unknown flags', '018000000000000000000000000000000000'),
+			   ('negative count', '0101ffffffffffffffff0000000000000000'))
+	   AS v(label, input),
+	   LATERAL regress.error_of(format('SELECT %L::compensation.uplift_state', input)) AS e;
+-- outside an aggregate, every support function refuses, with its SQLSTATE
+SELECT f, e.code, e.message
+  FROM (VALUES ('compensation.burn_combine(NULL, NULL)'),
+			   ($$compensation.burn_final('01000000000000000000')$$),
+			   ('compensation.uplift_transition(NULL, true, 1)'),
+			   ('compensation.roi_transition(NULL, true, 1, 1)'),
+			   ('compensation.uplift_combine(NULL, NULL)'),
+			   ($$compensation.uplift_final('010000000000000000000000000000000000')$$),
+			   ($$compensation.roi_final('010000000000000000000000000000000000')$$)) AS v(f),
+	   LATERAL regress.error_of('SELECT ' || f) AS e;
+DROP AGGREGATE regress.burn_partial(numeric, timestamptz, numeric, text, timestamptz);
+DROP AGGREGATE regress.burn_merge(compensation.burn_state);
+DROP AGGREGATE regress.uplift_partial(boolean, numeric);
+DROP AGGREGATE regress.roi_partial(boolean, numeric, numeric);
+DROP AGGREGATE regress.uplift_merge(compensation.uplift_state);
+DROP AGGREGATE regress.roi_merge(compensation.uplift_state);
 
 -- ---------------------------------------------------------------------------
 -- budget_status over grants made by apply()

@@ -23,6 +23,28 @@ extern Numeric NumericStateResult(PGFunction final, FunctionCallInfo aggcall, vo
 extern void SendNumericState(StringInfo buf, PGFunction serialize, FunctionCallInfo aggcall, void *state);
 extern void *ReceiveNumericState(StringInfo buf, PGFunction deserialize, FunctionCallInfo aggcall);
 
+/*
+ * numeric_state.c: an aggregate state as an SQL type.  Its flat form is a
+ * version byte and what write() appends; read() reads it back into a
+ * zeroed struct of size bytes, checking every field (InvalidState).
+ */
+typedef struct AggStateType
+{
+	const char *name;			/* the SQL type, for messages */
+	const char *aggregates;		/* the aggregates using it, for messages */
+	Size		size;			/* of the C struct */
+	void		(*write) (StringInfo buf, void *state, FunctionCallInfo aggcall);
+	void		(*read) (StringInfo buf, void *state, FunctionCallInfo aggcall);
+} AggStateType;
+
+extern void *AggStateForUpdate(FunctionCallInfo fcinfo, int argno, const AggStateType *type,
+							   MemoryContext aggcontext, MemoryContext *state_context, Datum *result);
+extern const void *AggStateForReading(FunctionCallInfo fcinfo, int argno, const AggStateType *type);
+extern Datum AggStateIn(const AggStateType *type, const char *text);
+extern Datum AggStateOut(const AggStateType *type, Datum state);
+extern Datum AggStateReceive(const AggStateType *type, StringInfo buf);
+extern Datum AggStateSend(const AggStateType *type, Datum state);
+
 /* numeric_state.c: aggregate glue */
 extern MemoryContext AggregateContextOrError(FunctionCallInfo fcinfo, const char *function_name,
 											 const char *aggregate);

@@ -5,8 +5,10 @@
  *	  burn of a group of grants, and so of budget_status(), which is burn()
  *	  per budget over the ledger.
  *
- * Owns burn()'s transition state and its transition, combine, serial,
- * deserial and final functions.  Per row it adds a few comparisons to
+ * Owns burn()'s transition state, its SQL type compensation.burn_state
+ * (flat form, text and binary I/O; an expanded object while the aggregate
+ * runs, see numeric_state.c), and its transition, combine and final
+ * functions.  Per row it adds a few comparisons to
  * numeric_avg_accum's work and allocates nothing; numeric arithmetic of
  * its own happens once per group, in the final function.  Reads no tables.
  * The SQL objects are in src/sql/60_analysis.sql.
@@ -73,6 +75,8 @@ NumericDivideRounded(Numeric numerator, Numeric denominator, int scale)
 /*
  * The state of one burn() group.  budget, quarter and as_of are the
  * group's: the first non-NULL value is kept and every later row must agree.
+ * While the aggregate runs it lives in its own memory context (an expanded
+ * compensation.burn_state); budget is allocated there.
  */
 typedef struct BurnState
 {
@@ -85,13 +89,19 @@ typedef struct BurnState
 	char		quarter_label[QUARTER_TEXT_LEN + 1];
 	bool		has_as_of;
 	TimestampTz as_of;
+	bool		as_of_is_now;	/* the 4-argument burn(): as_of is the
+								 * transaction's start, of whichever process
+								 * runs the final function */
 } BurnState;
 
 #define BURN_FLAG_SPENT		0x01
 #define BURN_FLAG_BUDGET	0x02
 #define BURN_FLAG_QUARTER	0x04
 #define BURN_FLAG_AS_OF		0x08
-#define BURN_FLAGS_ALL		0x0F
+#define BURN_FLAG_AS_OF_IS_NOW	0x10
+#define BURN_FLAGS_ALL		0x1F
+
+static const AggStateType burn_state_type;
 
 /* Pace thresholds: within 5% of the budget is on track. */
 #define PACE_OVER_FACTOR "1.05"
@@ -152,7 +162,7 @@ BurnAsOfMismatch(TimestampTz kept, TimestampTz other)
  * take the numeric comparison.
  */
 static void
-BurnNoteBudget(BurnState *state, Datum budget_datum, MemoryContext aggcontext)
+BurnNoteBudget(BurnState *state, Datum budget_datum, MemoryContext state_context)
 {
 	struct varlena *budget = PG_DETOAST_DATUM_PACKED(budget_datum);
 
@@ -171,7 +181,7 @@ BurnNoteBudget(BurnState *state, Datum budget_datum, MemoryContext aggcontext)
 	BurnCheckBudget(DatumGetNumeric(budget_datum));
 	/* once per group: a plain (4-byte header) copy that lives as long as the state */
 	{
-		MemoryContext oldcontext = MemoryContextSwitchTo(aggcontext);
+		MemoryContext oldcontext = MemoryContextSwitchTo(state_context);
 
 		state->budget = DatumGetNumericCopy(budget_datum);
 		MemoryContextSwitchTo(oldcontext);
@@ -210,20 +220,25 @@ BurnNoteAsOf(BurnState *state, TimestampTz as_of)
 }
 
 /*
- * compensation.burn_transition(state internal, amount numeric,
+ * compensation.burn_transition(state burn_state, amount numeric,
  *		at timestamptz, budget numeric, quarter text [, as_of timestamptz])
- *		-> internal
- *		Adds one row to a burn() group.  Not strict: it creates the state on
- *		the first row, as numeric_avg_accum does.  Without as_of (the
+ *		-> burn_state
+ *		Adds one row to a burn() group, in place.  Not strict: it creates the
+ *		state on the first row, as numeric_avg_accum does.  Without as_of (the
  *		4-argument aggregate) as_of is the transaction's start, which
- *		parallel workers share with their leader.
+ *		parallel workers share with their leader.  Citus workers run in
+ *		transactions of their own, started a little later: their states say
+ *		"now" rather than a time, combine without comparing them, and the
+ *		final function takes the coordinator's.
  */
 PG_FUNCTION_INFO_V1(compensation_burn_transition);
 Datum
 compensation_burn_transition(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext = AggregateContextOrError(fcinfo, "burn_transition", "compensation.burn()");
-	BurnState  *state = PG_ARGISNULL(0) ? NULL : (BurnState *) PG_GETARG_POINTER(0);
+	MemoryContext state_context;
+	Datum		result;
+	BurnState  *state = AggStateForUpdate(fcinfo, 0, &burn_state_type, aggcontext, &state_context, &result);
 	TimestampTz as_of;
 
 	if (PG_NARGS() > 5)
@@ -236,14 +251,20 @@ compensation_burn_transition(PG_FUNCTION_ARGS)
 		as_of = PG_GETARG_TIMESTAMPTZ(5);
 	}
 	else
+	{
 		as_of = GetCurrentTransactionStartTimestamp();
+		state->as_of_is_now = true;
+	}
 
-	if (state == NULL)
-		state = (BurnState *) MemoryContextAllocZero(aggcontext, sizeof(BurnState));
-
-	BurnNoteAsOf(state, as_of);
+	if (state->as_of_is_now)
+	{
+		state->as_of = as_of;
+		state->has_as_of = true;
+	}
+	else
+		BurnNoteAsOf(state, as_of);
 	if (!PG_ARGISNULL(3))
-		BurnNoteBudget(state, PG_GETARG_DATUM(3), aggcontext);
+		BurnNoteBudget(state, PG_GETARG_DATUM(3), state_context);
 	if (!PG_ARGISNULL(4))
 		BurnNoteQuarter(state, PG_GETARG_TEXT_PP(4));
 
@@ -253,42 +274,51 @@ compensation_burn_transition(PG_FUNCTION_ARGS)
 	 * dated after as_of was not yet spent as of as_of.
 	 */
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(state);
+		PG_RETURN_DATUM(result);
 	if (!PG_ARGISNULL(2) && PG_GETARG_TIMESTAMPTZ(2) > as_of)
-		PG_RETURN_POINTER(state);
+		PG_RETURN_DATUM(result);
 
 	state->spent = NumericStateAdd(numeric_avg_accum, fcinfo, state->spent, PG_GETARG_DATUM(1));
 	state->grants++;
-	PG_RETURN_POINTER(state);
+	PG_RETURN_DATUM(result);
 }
 
 /*
- * compensation.burn_combine(internal, internal) -> internal
+ * compensation.burn_combine(burn_state, burn_state) -> burn_state
  *		Merges two partial burn() states; either may be NULL.  The first is
- *		updated in place (it lives in the aggregate context); when it is NULL
- *		the second is copied there, since it may live in a shorter context.
+ *		updated in place when it is this aggregate's own (expanded) state,
+ *		else copied into a new one; the second is only read.
  */
 PG_FUNCTION_INFO_V1(compensation_burn_combine);
 Datum
 compensation_burn_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext = AggregateContextOrError(fcinfo, "burn_combine", "compensation.burn()");
-	BurnState  *into = PG_ARGISNULL(0) ? NULL : (BurnState *) PG_GETARG_POINTER(0);
-	BurnState  *from = PG_ARGISNULL(1) ? NULL : (BurnState *) PG_GETARG_POINTER(1);
+	MemoryContext state_context;
+	Datum		result;
+	const BurnState *from;
+	BurnState  *into;
 
-	if (from == NULL)
+	if (PG_ARGISNULL(1))
 	{
-		if (into == NULL)
+		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(into);
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	if (into == NULL)
-		into = (BurnState *) MemoryContextAllocZero(aggcontext, sizeof(BurnState));
+	from = AggStateForReading(fcinfo, 1, &burn_state_type);
+	into = AggStateForUpdate(fcinfo, 0, &burn_state_type, aggcontext, &state_context, &result);
 
-	if (from->has_as_of)
+	if (from->as_of_is_now || into->as_of_is_now)
+	{
+		if (!into->has_as_of)
+			into->as_of = from->as_of;
+		into->as_of_is_now = true;
+		into->has_as_of = true;
+	}
+	else if (from->has_as_of)
 		BurnNoteAsOf(into, from->as_of);
 	if (from->budget != NULL)
-		BurnNoteBudget(into, NumericGetDatum(from->budget), aggcontext);
+		BurnNoteBudget(into, NumericGetDatum(from->budget), state_context);
 	if (from->has_quarter)
 	{
 		if (into->has_quarter)
@@ -305,26 +335,20 @@ compensation_burn_combine(PG_FUNCTION_ARGS)
 	}
 	into->spent = NumericStateCombine(numeric_avg_combine, fcinfo, into->spent, from->spent);
 	into->grants += from->grants;
-	PG_RETURN_POINTER(into);
+	PG_RETURN_DATUM(result);
 }
 
 /*
- * compensation.burn_serialize(internal) -> bytea
- *		flags byte, grants (int64), then what the flags say is there: as_of
- *		(int64), the quarter label (7 bytes), the budget (numeric_send
- *		format, length first), the spent state (numeric_avg_serialize
- *		format, length first).
+ * The flat form of a burn_state (after the version byte): flags byte,
+ * grants (int64), then what the flags say is there: as_of (int64), the
+ * quarter label (7 bytes), the budget (numeric_send format, length first),
+ * the spent state (numeric_avg_serialize format, length first).
  */
-PG_FUNCTION_INFO_V1(compensation_burn_serialize);
-Datum
-compensation_burn_serialize(PG_FUNCTION_ARGS)
+static void
+BurnStateWrite(StringInfo buf, void *state_pointer, FunctionCallInfo aggcall)
 {
-	BurnState  *state;
-	StringInfoData buf;
+	BurnState  *state = (BurnState *) state_pointer;
 	uint8		flags = 0;
-
-	AggregateContextOrError(fcinfo, "burn_serialize", "compensation.burn()");
-	state = (BurnState *) PG_GETARG_POINTER(0);
 
 	if (state->spent != NULL)
 		flags |= BURN_FLAG_SPENT;
@@ -334,91 +358,129 @@ compensation_burn_serialize(PG_FUNCTION_ARGS)
 		flags |= BURN_FLAG_QUARTER;
 	if (state->has_as_of)
 		flags |= BURN_FLAG_AS_OF;
+	if (state->as_of_is_now)
+		flags |= BURN_FLAG_AS_OF_IS_NOW;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, flags);
-	pq_sendint64(&buf, state->grants);
+	pq_sendbyte(buf, flags);
+	pq_sendint64(buf, state->grants);
 	if (state->has_as_of)
-		pq_sendint64(&buf, state->as_of);
+		pq_sendint64(buf, state->as_of);
 	if (state->has_quarter)
-		pq_sendbytes(&buf, state->quarter_label, QUARTER_TEXT_LEN);
+		pq_sendbytes(buf, state->quarter_label, QUARTER_TEXT_LEN);
 	if (state->budget != NULL)
 	{
 		bytea	   *budget = DatumGetByteaPP(DirectFunctionCall1(numeric_send,
 																 NumericGetDatum(state->budget)));
 
-		pq_sendint32(&buf, VARSIZE_ANY_EXHDR(budget));
-		pq_sendbytes(&buf, VARDATA_ANY(budget), VARSIZE_ANY_EXHDR(budget));
+		pq_sendint32(buf, VARSIZE_ANY_EXHDR(budget));
+		pq_sendbytes(buf, VARDATA_ANY(budget), VARSIZE_ANY_EXHDR(budget));
 	}
 	if (state->spent != NULL)
-		SendNumericState(&buf, numeric_avg_serialize, fcinfo, state->spent);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+		SendNumericState(buf, numeric_avg_serialize, aggcall, state->spent);
 }
 
 /*
- * compensation.burn_deserialize(bytea, internal) -> internal
- *		The inverse of burn_serialize.  Every field is checked: unknown
- *		flags, a negative count, a malformed quarter, a budget that numeric
- *		would not accept, truncated or trailing bytes are errors.  The state
- *		is built in the current (per-tuple) context; combine copies it.
+ * The inverse of BurnStateWrite, into a zeroed BurnState in the current
+ * memory context.  Every field is checked: unknown flags, a negative
+ * count, a malformed quarter, a budget that numeric would not accept,
+ * truncated or trailing bytes are errors.
  */
-PG_FUNCTION_INFO_V1(compensation_burn_deserialize);
-Datum
-compensation_burn_deserialize(PG_FUNCTION_ARGS)
+static void
+BurnStateRead(StringInfo buf, void *state_pointer, FunctionCallInfo aggcall)
 {
-	bytea	   *serialized;
-	StringInfoData buf;
-	BurnState  *state;
+	BurnState  *state = (BurnState *) state_pointer;
 	uint8		flags;
 
-	AggregateContextOrError(fcinfo, "burn_deserialize", "compensation.burn()");
-	serialized = PG_GETARG_BYTEA_PP(0);
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(serialized), VARSIZE_ANY_EXHDR(serialized));
-	state = (BurnState *) palloc0(sizeof(BurnState));
-
-	flags = pq_getmsgbyte(&buf);
+	flags = pq_getmsgbyte(buf);
 	if (flags & ~BURN_FLAGS_ALL)
-		InvalidState("burn()", "unknown flags");
-	state->grants = pq_getmsgint64(&buf);
+		InvalidState("compensation.burn()", "unknown flags");
+	state->grants = pq_getmsgint64(buf);
 	if (state->grants < 0)
-		InvalidState("burn()", "negative count of grants");
+		InvalidState("compensation.burn()", "negative count of grants");
+	if ((state->grants > 0) != ((flags & BURN_FLAG_SPENT) != 0))
+		InvalidState("compensation.burn()", "the count of grants does not match the amounts");
 	if (flags & BURN_FLAG_AS_OF)
 	{
-		state->as_of = pq_getmsgint64(&buf);
+		state->as_of = pq_getmsgint64(buf);
+		if (!TIMESTAMP_NOT_FINITE(state->as_of) && !IS_VALID_TIMESTAMP(state->as_of))
+			InvalidState("compensation.burn()", "as_of out of range");
 		state->has_as_of = true;
+	}
+	if (flags & BURN_FLAG_AS_OF_IS_NOW)
+	{
+		if (!(flags & BURN_FLAG_AS_OF))
+			InvalidState("compensation.burn()", "\"now\" without a time");
+		state->as_of_is_now = true;
 	}
 	if (flags & BURN_FLAG_QUARTER)
 	{
-		const char *label = pq_getmsgbytes(&buf, QUARTER_TEXT_LEN);
+		const char *label = pq_getmsgbytes(buf, QUARTER_TEXT_LEN);
 
 		memcpy(state->quarter_label, label, QUARTER_TEXT_LEN);
 		state->quarter_label[QUARTER_TEXT_LEN] = '\0';
 		if (!parse_quarter(state->quarter_label, &state->quarter))
-			InvalidState("burn()", "malformed quarter");
+			InvalidState("compensation.burn()", "malformed quarter");
 		state->has_quarter = true;
 	}
 	if (flags & BURN_FLAG_BUDGET)
 	{
-		int32		length = pq_getmsgint(&buf, 4);
+		int32		length = pq_getmsgint(buf, 4);
 		StringInfoData budget_buf;
 
-		if (length < 0 || length > buf.len - buf.cursor)
-			InvalidState("burn()", "truncated budget");
+		if (length < 0 || length > buf->len - buf->cursor)
+			InvalidState("compensation.burn()", "truncated budget");
 		initStringInfo(&budget_buf);
-		appendBinaryStringInfo(&budget_buf, pq_getmsgbytes(&buf, length), length);
+		appendBinaryStringInfo(&budget_buf, pq_getmsgbytes(buf, length), length);
 		state->budget = DatumGetNumeric(DirectFunctionCall3(numeric_recv,
 															PointerGetDatum(&budget_buf),
 															ObjectIdGetDatum(InvalidOid),
 															Int32GetDatum(-1)));
 		if (budget_buf.cursor != budget_buf.len)
-			InvalidState("burn()", "trailing bytes after the budget");
+			InvalidState("compensation.burn()", "trailing bytes after the budget");
 		BurnCheckBudget(state->budget);
 	}
 	if (flags & BURN_FLAG_SPENT)
-		state->spent = ReceiveNumericState(&buf, numeric_avg_deserialize, fcinfo);
-	pq_getmsgend(&buf);
-	PG_RETURN_POINTER(state);
+		state->spent = ReceiveNumericState(buf, numeric_avg_deserialize, aggcall);
+}
+
+static const AggStateType burn_state_type = {
+	"compensation.burn_state",
+	"compensation.burn()",
+	sizeof(BurnState),
+	BurnStateWrite,
+	BurnStateRead
+};
+
+/* compensation.burn_state_in(cstring) -> burn_state: hexadecimal, every byte checked */
+PG_FUNCTION_INFO_V1(compensation_burn_state_in);
+Datum
+compensation_burn_state_in(PG_FUNCTION_ARGS)
+{
+	return AggStateIn(&burn_state_type, PG_GETARG_CSTRING(0));
+}
+
+/* compensation.burn_state_out(burn_state) -> cstring */
+PG_FUNCTION_INFO_V1(compensation_burn_state_out);
+Datum
+compensation_burn_state_out(PG_FUNCTION_ARGS)
+{
+	return AggStateOut(&burn_state_type, PG_GETARG_DATUM(0));
+}
+
+/* compensation.burn_state_recv(internal) -> burn_state: the flat form's bytes, checked */
+PG_FUNCTION_INFO_V1(compensation_burn_state_recv);
+Datum
+compensation_burn_state_recv(PG_FUNCTION_ARGS)
+{
+	return AggStateReceive(&burn_state_type, (StringInfo) PG_GETARG_POINTER(0));
+}
+
+/* compensation.burn_state_send(burn_state) -> bytea */
+PG_FUNCTION_INFO_V1(compensation_burn_state_send);
+Datum
+compensation_burn_state_send(PG_FUNCTION_ARGS)
+{
+	return AggStateSend(&burn_state_type, PG_GETARG_DATUM(0));
 }
 
 /* burn_result's columns, in order */
@@ -444,7 +506,7 @@ NumericFromCString(const char *text)
 }
 
 /*
- * compensation.burn_final(internal) -> burn_result
+ * compensation.burn_final(burn_state) -> burn_result
  *
  * With start and end the quarter's bounds (compensation.fiscal_start_month,
  * session TimeZone) and elapsed = min(max(as_of, start), end) - start:
@@ -475,7 +537,7 @@ PG_FUNCTION_INFO_V1(compensation_burn_final);
 Datum
 compensation_burn_final(PG_FUNCTION_ARGS)
 {
-	BurnState  *state;
+	const BurnState *state;
 	Datum		values[BURN_RESULT_NATTS];
 	bool		nulls[BURN_RESULT_NATTS];
 	Numeric		spent;
@@ -483,10 +545,13 @@ compensation_burn_final(PG_FUNCTION_ARGS)
 	bool		exhausted = false;
 	Numeric		spent_times_quarter = NULL;
 	Numeric		budget_times_elapsed = NULL;
+	TimestampTz as_of;
 
+	AggregateContextOrError(fcinfo, "burn_final", "compensation.burn()");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();		/* no row at all: like sum() */
-	state = (BurnState *) PG_GETARG_POINTER(0);
+	state = AggStateForReading(fcinfo, 0, &burn_state_type);
+	as_of = state->as_of_is_now ? GetCurrentTransactionStartTimestamp() : state->as_of;
 	memset(values, 0, sizeof(values));
 	memset(nulls, true, sizeof(nulls));
 
@@ -525,7 +590,7 @@ compensation_burn_final(PG_FUNCTION_ARGS)
 		TimestampTz start = quarter_start(state->quarter, compensation_fiscal_start_month);
 		TimestampTz end = quarter_start(quarter_add(state->quarter, 1),
 										compensation_fiscal_start_month);
-		TimestampTz clamped = Min(Max(state->as_of, start), end);
+		TimestampTz clamped = Min(Max(as_of, start), end);
 		int64		quarter_us = end - start;
 		int64		elapsed_us = clamped - start;
 
@@ -572,7 +637,7 @@ compensation_burn_final(PG_FUNCTION_ARGS)
 
 	if (exhausted)
 	{
-		values[BURN_PROJECTED_EXHAUSTION] = TimestampTzGetDatum(state->as_of);
+		values[BURN_PROJECTED_EXHAUSTION] = TimestampTzGetDatum(as_of);
 		nulls[BURN_PROJECTED_EXHAUSTION] = false;
 		values[BURN_PACE] = CStringGetTextDatum("exhausted");
 		nulls[BURN_PACE] = false;

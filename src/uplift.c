@@ -6,9 +6,11 @@
  *	  on the cost of the treatment.
  *
  * Owns the state both aggregates share (roi is uplift plus the sum of the
- * costs) and their transition, combine, serial, deserial and final
- * functions.  Per row it adds a few comparisons to numeric_accum's work;
- * the statistics are computed once per group.  Reads no tables.  The t
+ * costs), its SQL type compensation.uplift_state (flat form, text and
+ * binary I/O; an expanded object while the aggregate runs, see
+ * numeric_state.c), and their transition, combine and final functions.
+ * Per row it adds a few comparisons to numeric_accum's work; the
+ * statistics are computed once per group.  Reads no tables.  The t
  * quantile of the interval is student_t.c's.  The SQL objects are in
  * src/sql/60_analysis.sql.
  *
@@ -75,15 +77,18 @@ enum
 /* The two-sided 95% interval's quantile. */
 #define UPLIFT_CONFIDENCE_QUANTILE 0.975
 
-static UpliftState *
+static const AggStateType uplift_state_type;
+
+static Datum
 UpliftTransition(FunctionCallInfo fcinfo, const char *function_name, const char *aggregate,
 				 bool with_cost)
 {
 	MemoryContext aggcontext = AggregateContextOrError(fcinfo, function_name, aggregate);
-	UpliftState *state = PG_ARGISNULL(0) ? NULL : (UpliftState *) PG_GETARG_POINTER(0);
+	MemoryContext state_context;
+	Datum		result;
+	UpliftState *state = AggStateForUpdate(fcinfo, 0, &uplift_state_type, aggcontext, &state_context,
+										   &result);
 
-	if (state == NULL)
-		state = (UpliftState *) MemoryContextAllocZero(aggcontext, sizeof(UpliftState));
 	/* a cost is money spent whether or not the row's outcome is known */
 	if (with_cost && !PG_ARGISNULL(3))
 		state->cost = NumericStateAdd(numeric_avg_accum, fcinfo, state->cost, PG_GETARG_DATUM(3));
@@ -95,12 +100,12 @@ UpliftTransition(FunctionCallInfo fcinfo, const char *function_name, const char 
 											  PG_GETARG_DATUM(2));
 		state->n[arm]++;
 	}
-	return state;
+	return result;
 }
 
 /*
- * compensation.uplift_transition(internal, treated boolean, outcome numeric)
- *		-> internal
+ * compensation.uplift_transition(uplift_state, treated boolean,
+ *		outcome numeric) -> uplift_state
  *		Adds a row to its arm; rows with a NULL treated or outcome are left
  *		out.  Not strict: it creates the state on the first row.
  */
@@ -108,24 +113,26 @@ PG_FUNCTION_INFO_V1(compensation_uplift_transition);
 Datum
 compensation_uplift_transition(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_POINTER(UpliftTransition(fcinfo, "uplift_transition", "compensation.uplift()", false));
+	PG_RETURN_DATUM(UpliftTransition(fcinfo, "uplift_transition", "compensation.uplift()", false));
 }
 
 /*
- * compensation.roi_transition(internal, treated boolean, outcome numeric,
- *		cost numeric) -> internal
+ * compensation.roi_transition(uplift_state, treated boolean, outcome numeric,
+ *		cost numeric) -> uplift_state
  *		uplift_transition, plus every row's non-NULL cost.
  */
 PG_FUNCTION_INFO_V1(compensation_roi_transition);
 Datum
 compensation_roi_transition(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_POINTER(UpliftTransition(fcinfo, "roi_transition", "compensation.roi()", true));
+	PG_RETURN_DATUM(UpliftTransition(fcinfo, "roi_transition", "compensation.roi()", true));
 }
 
 /*
- * compensation.uplift_combine(internal, internal) -> internal
- *		Merges two partial uplift() or roi() states; either may be NULL.
+ * compensation.uplift_combine(uplift_state, uplift_state) -> uplift_state
+ *		Merges two partial uplift() or roi() states; either may be NULL.  The
+ *		first is updated in place when it is this aggregate's own (expanded)
+ *		state, else copied into a new one; the second is only read.
  */
 PG_FUNCTION_INFO_V1(compensation_uplift_combine);
 Datum
@@ -133,17 +140,19 @@ compensation_uplift_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext = AggregateContextOrError(fcinfo, "uplift_combine",
 													   "compensation.uplift() or compensation.roi()");
-	UpliftState *into = PG_ARGISNULL(0) ? NULL : (UpliftState *) PG_GETARG_POINTER(0);
-	UpliftState *from = PG_ARGISNULL(1) ? NULL : (UpliftState *) PG_GETARG_POINTER(1);
+	MemoryContext state_context;
+	Datum		result;
+	const UpliftState *from;
+	UpliftState *into;
 
-	if (from == NULL)
+	if (PG_ARGISNULL(1))
 	{
-		if (into == NULL)
+		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(into);
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	if (into == NULL)
-		into = (UpliftState *) MemoryContextAllocZero(aggcontext, sizeof(UpliftState));
+	from = AggStateForReading(fcinfo, 1, &uplift_state_type);
+	into = AggStateForUpdate(fcinfo, 0, &uplift_state_type, aggcontext, &state_context, &result);
 
 	for (int arm = ARM_CONTROL; arm <= ARM_TREATED; arm++)
 	{
@@ -152,25 +161,20 @@ compensation_uplift_combine(PG_FUNCTION_ARGS)
 		into->n[arm] += from->n[arm];
 	}
 	into->cost = NumericStateCombine(numeric_avg_combine, fcinfo, into->cost, from->cost);
-	PG_RETURN_POINTER(into);
+	PG_RETURN_DATUM(result);
 }
 
 /*
- * compensation.uplift_serialize(internal) -> bytea
- *		flags byte, control and treated counts (int64), then the states the
- *		flags say are there, each length first: control and treated
- *		(numeric_serialize format), cost (numeric_avg_serialize format).
+ * The flat form of an uplift_state (after the version byte): flags byte,
+ * control and treated counts (int64), then the states the flags say are
+ * there, each length first: control and treated (numeric_serialize
+ * format), cost (numeric_avg_serialize format).
  */
-PG_FUNCTION_INFO_V1(compensation_uplift_serialize);
-Datum
-compensation_uplift_serialize(PG_FUNCTION_ARGS)
+static void
+UpliftStateWrite(StringInfo buf, void *state_pointer, FunctionCallInfo aggcall)
 {
-	UpliftState *state;
-	StringInfoData buf;
+	UpliftState *state = (UpliftState *) state_pointer;
 	uint8		flags = 0;
-
-	AggregateContextOrError(fcinfo, "uplift_serialize", "compensation.uplift() or compensation.roi()");
-	state = (UpliftState *) PG_GETARG_POINTER(0);
 
 	if (state->outcome[ARM_CONTROL] != NULL)
 		flags |= UPLIFT_FLAG_CONTROL;
@@ -179,58 +183,84 @@ compensation_uplift_serialize(PG_FUNCTION_ARGS)
 	if (state->cost != NULL)
 		flags |= UPLIFT_FLAG_COST;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, flags);
-	pq_sendint64(&buf, state->n[ARM_CONTROL]);
-	pq_sendint64(&buf, state->n[ARM_TREATED]);
+	pq_sendbyte(buf, flags);
+	pq_sendint64(buf, state->n[ARM_CONTROL]);
+	pq_sendint64(buf, state->n[ARM_TREATED]);
 	for (int arm = ARM_CONTROL; arm <= ARM_TREATED; arm++)
 		if (state->outcome[arm] != NULL)
-			SendNumericState(&buf, numeric_serialize, fcinfo, state->outcome[arm]);
+			SendNumericState(buf, numeric_serialize, aggcall, state->outcome[arm]);
 	if (state->cost != NULL)
-		SendNumericState(&buf, numeric_avg_serialize, fcinfo, state->cost);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+		SendNumericState(buf, numeric_avg_serialize, aggcall, state->cost);
 }
 
 /*
- * compensation.uplift_deserialize(bytea, internal) -> internal
- *		The inverse of uplift_serialize; unknown flags, negative counts, a
- *		count without its state (or the reverse), truncated or trailing
- *		bytes are errors.
+ * The inverse of UpliftStateWrite, into a zeroed UpliftState in the
+ * current memory context; unknown flags, negative counts, a count without
+ * its state (or the reverse), truncated or trailing bytes are errors.
  */
-PG_FUNCTION_INFO_V1(compensation_uplift_deserialize);
-Datum
-compensation_uplift_deserialize(PG_FUNCTION_ARGS)
+static void
+UpliftStateRead(StringInfo buf, void *state_pointer, FunctionCallInfo aggcall)
 {
-	bytea	   *serialized;
-	StringInfoData buf;
-	UpliftState *state;
+	UpliftState *state = (UpliftState *) state_pointer;
 	uint8		flags;
 
-	AggregateContextOrError(fcinfo, "uplift_deserialize", "compensation.uplift() or compensation.roi()");
-	serialized = PG_GETARG_BYTEA_PP(0);
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(serialized), VARSIZE_ANY_EXHDR(serialized));
-	state = (UpliftState *) palloc0(sizeof(UpliftState));
-
-	flags = pq_getmsgbyte(&buf);
+	flags = pq_getmsgbyte(buf);
 	if (flags & ~UPLIFT_FLAGS_ALL)
-		InvalidState("uplift()", "unknown flags");
-	state->n[ARM_CONTROL] = pq_getmsgint64(&buf);
-	state->n[ARM_TREATED] = pq_getmsgint64(&buf);
+		InvalidState("compensation.uplift() or compensation.roi()", "unknown flags");
+	state->n[ARM_CONTROL] = pq_getmsgint64(buf);
+	state->n[ARM_TREATED] = pq_getmsgint64(buf);
 	for (int arm = ARM_CONTROL; arm <= ARM_TREATED; arm++)
 	{
 		bool		present = (flags & (arm == ARM_CONTROL ? UPLIFT_FLAG_CONTROL : UPLIFT_FLAG_TREATED)) != 0;
 
 		if (state->n[arm] < 0 || (state->n[arm] > 0) != present)
-			InvalidState("uplift()", "counts do not match the states");
+			InvalidState("compensation.uplift() or compensation.roi()", "counts do not match the states");
 	}
 	for (int arm = ARM_CONTROL; arm <= ARM_TREATED; arm++)
 		if (state->n[arm] > 0)
-			state->outcome[arm] = ReceiveNumericState(&buf, numeric_deserialize, fcinfo);
+			state->outcome[arm] = ReceiveNumericState(buf, numeric_deserialize, aggcall);
 	if (flags & UPLIFT_FLAG_COST)
-		state->cost = ReceiveNumericState(&buf, numeric_avg_deserialize, fcinfo);
-	pq_getmsgend(&buf);
-	PG_RETURN_POINTER(state);
+		state->cost = ReceiveNumericState(buf, numeric_avg_deserialize, aggcall);
+}
+
+static const AggStateType uplift_state_type = {
+	"compensation.uplift_state",
+	"compensation.uplift() or compensation.roi()",
+	sizeof(UpliftState),
+	UpliftStateWrite,
+	UpliftStateRead
+};
+
+/* compensation.uplift_state_in(cstring) -> uplift_state: hexadecimal, every byte checked */
+PG_FUNCTION_INFO_V1(compensation_uplift_state_in);
+Datum
+compensation_uplift_state_in(PG_FUNCTION_ARGS)
+{
+	return AggStateIn(&uplift_state_type, PG_GETARG_CSTRING(0));
+}
+
+/* compensation.uplift_state_out(uplift_state) -> cstring */
+PG_FUNCTION_INFO_V1(compensation_uplift_state_out);
+Datum
+compensation_uplift_state_out(PG_FUNCTION_ARGS)
+{
+	return AggStateOut(&uplift_state_type, PG_GETARG_DATUM(0));
+}
+
+/* compensation.uplift_state_recv(internal) -> uplift_state: the flat form's bytes, checked */
+PG_FUNCTION_INFO_V1(compensation_uplift_state_recv);
+Datum
+compensation_uplift_state_recv(PG_FUNCTION_ARGS)
+{
+	return AggStateReceive(&uplift_state_type, (StringInfo) PG_GETARG_POINTER(0));
+}
+
+/* compensation.uplift_state_send(uplift_state) -> bytea */
+PG_FUNCTION_INFO_V1(compensation_uplift_state_send);
+Datum
+compensation_uplift_state_send(PG_FUNCTION_ARGS)
+{
+	return AggStateSend(&uplift_state_type, PG_GETARG_DATUM(0));
 }
 
 /*
@@ -250,7 +280,7 @@ compensation_uplift_deserialize(PG_FUNCTION_ARGS)
  * (0/0).  Returns the difference (or NULL) for roi().
  */
 static Numeric
-UpliftStatistics(FunctionCallInfo fcinfo, UpliftState *state, Datum *values, bool *nulls)
+UpliftStatistics(FunctionCallInfo fcinfo, const UpliftState *state, Datum *values, bool *nulls)
 {
 	Numeric		mean[2] = {NULL, NULL};
 	Numeric		variance[2] = {NULL, NULL};
@@ -327,7 +357,7 @@ UpliftStatistics(FunctionCallInfo fcinfo, UpliftState *state, Datum *values, boo
 }
 
 /*
- * compensation.uplift_final(internal) -> uplift_result
+ * compensation.uplift_final(uplift_state) -> uplift_result
  *		NULL when the aggregate saw no row at all.
  */
 PG_FUNCTION_INFO_V1(compensation_uplift_final);
@@ -337,16 +367,17 @@ compensation_uplift_final(PG_FUNCTION_ARGS)
 	Datum		values[UPLIFT_RESULT_NATTS];
 	bool		nulls[UPLIFT_RESULT_NATTS];
 
+	AggregateContextOrError(fcinfo, "uplift_final", "compensation.uplift()");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	memset(values, 0, sizeof(values));
 	memset(nulls, true, sizeof(nulls));
-	UpliftStatistics(fcinfo, (UpliftState *) PG_GETARG_POINTER(0), values, nulls);
+	UpliftStatistics(fcinfo, AggStateForReading(fcinfo, 0, &uplift_state_type), values, nulls);
 	PG_RETURN_DATUM(FormResultRow(fcinfo, values, nulls, UPLIFT_RESULT_NATTS));
 }
 
 /*
- * compensation.roi_final(internal) -> roi_result
+ * compensation.roi_final(uplift_state) -> roi_result
  *		uplift's columns, then
  *
  *	cost				exact sum of the non-NULL costs of every row
@@ -360,16 +391,17 @@ PG_FUNCTION_INFO_V1(compensation_roi_final);
 Datum
 compensation_roi_final(PG_FUNCTION_ARGS)
 {
-	UpliftState *state;
+	const UpliftState *state;
 	Datum		values[ROI_RESULT_NATTS];
 	bool		nulls[ROI_RESULT_NATTS];
 	Numeric		difference;
 	Numeric		cost;
 	Numeric		incremental = NULL;
 
+	AggregateContextOrError(fcinfo, "roi_final", "compensation.roi()");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	state = (UpliftState *) PG_GETARG_POINTER(0);
+	state = AggStateForReading(fcinfo, 0, &uplift_state_type);
 	memset(values, 0, sizeof(values));
 	memset(nulls, true, sizeof(nulls));
 	difference = UpliftStatistics(fcinfo, state, values, nulls);

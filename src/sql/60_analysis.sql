@@ -1,11 +1,96 @@
-/* src/sql/60_analysis.sql — budget burn, uplift and ROI aggregates, budget_status (src/analysis.c). */
+/* src/sql/60_analysis.sql — budget burn, uplift and ROI aggregates, budget_status
+   (src/burn.c, src/uplift.c, src/student_t.c, src/numeric_state.c). */
 
 \echo Use "CREATE EXTENSION compensation" to load this file. \quit
 
 -- The aggregates' support functions pin no search_path: a SET clause would
 -- save and restore a setting on every row, and they resolve no name (like
--- the per-row evaluation functions).  They are C, take or return internal,
--- so SQL cannot call them with a state of its own making.
+-- the per-row evaluation functions).  They update their state in place and
+-- refuse to run outside an aggregate.
+--
+-- The states are real types, not internal: Citus pushes an aggregate down
+-- to its workers as a partial aggregate only when its transition type is
+-- not a pseudo-type, and ships the state as the type's text.  The text is
+-- the state's flat form in hexadecimal, checked byte by byte on input.
+-- While an aggregate runs, the state is an expanded object updated in
+-- place (src/numeric_state.c), so no serial/deserial functions are needed
+-- and the aggregates stay PARALLEL SAFE.
+
+CREATE TYPE compensation.burn_state;
+
+CREATE FUNCTION compensation.burn_state_in(cstring)
+RETURNS compensation.burn_state
+AS 'MODULE_PATHNAME', 'compensation_burn_state_in'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION compensation.burn_state_out(compensation.burn_state)
+RETURNS cstring
+AS 'MODULE_PATHNAME', 'compensation_burn_state_out'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION compensation.burn_state_recv(internal)
+RETURNS compensation.burn_state
+AS 'MODULE_PATHNAME', 'compensation_burn_state_recv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION compensation.burn_state_send(compensation.burn_state)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'compensation_burn_state_send'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE compensation.burn_state (
+	INPUT = compensation.burn_state_in,
+	OUTPUT = compensation.burn_state_out,
+	RECEIVE = compensation.burn_state_recv,
+	SEND = compensation.burn_state_send,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended
+);
+
+COMMENT ON TYPE compensation.burn_state IS
+	'the partial state of burn(), as Citus workers ship it; made by the aggregate, not by hand';
+COMMENT ON FUNCTION compensation.burn_state_in(cstring) IS 'input function of burn_state';
+COMMENT ON FUNCTION compensation.burn_state_out(compensation.burn_state) IS 'output function of burn_state';
+COMMENT ON FUNCTION compensation.burn_state_recv(internal) IS 'binary input function of burn_state';
+COMMENT ON FUNCTION compensation.burn_state_send(compensation.burn_state) IS 'binary output function of burn_state';
+
+CREATE TYPE compensation.uplift_state;
+
+CREATE FUNCTION compensation.uplift_state_in(cstring)
+RETURNS compensation.uplift_state
+AS 'MODULE_PATHNAME', 'compensation_uplift_state_in'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION compensation.uplift_state_out(compensation.uplift_state)
+RETURNS cstring
+AS 'MODULE_PATHNAME', 'compensation_uplift_state_out'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION compensation.uplift_state_recv(internal)
+RETURNS compensation.uplift_state
+AS 'MODULE_PATHNAME', 'compensation_uplift_state_recv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION compensation.uplift_state_send(compensation.uplift_state)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'compensation_uplift_state_send'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE compensation.uplift_state (
+	INPUT = compensation.uplift_state_in,
+	OUTPUT = compensation.uplift_state_out,
+	RECEIVE = compensation.uplift_state_recv,
+	SEND = compensation.uplift_state_send,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended
+);
+
+COMMENT ON TYPE compensation.uplift_state IS
+	'the partial state of uplift() and roi(), as Citus workers ship it; made by the aggregates, not by hand';
+COMMENT ON FUNCTION compensation.uplift_state_in(cstring) IS 'input function of uplift_state';
+COMMENT ON FUNCTION compensation.uplift_state_out(compensation.uplift_state) IS 'output function of uplift_state';
+COMMENT ON FUNCTION compensation.uplift_state_recv(internal) IS 'binary input function of uplift_state';
+COMMENT ON FUNCTION compensation.uplift_state_send(compensation.uplift_state) IS 'binary output function of uplift_state';
 
 -- ---------------------------------------------------------------------------
 -- burn(amount, at, budget, quarter [, as_of]) -> burn_result
@@ -27,67 +112,51 @@ COMMENT ON TYPE compensation.burn_result IS
 	'what burn() returns: spent, remaining, shares spent and elapsed, daily rate, projections, pace, grants';
 
 -- Without as_of the transition reads the transaction's timestamp: STABLE.
-CREATE FUNCTION compensation.burn_transition(internal, numeric, timestamptz, numeric, text)
-RETURNS internal
+CREATE FUNCTION compensation.burn_transition(compensation.burn_state, numeric, timestamptz, numeric, text)
+RETURNS compensation.burn_state
 AS 'MODULE_PATHNAME', 'compensation_burn_transition'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.burn_transition(internal, numeric, timestamptz, numeric, text, timestamptz)
-RETURNS internal
+CREATE FUNCTION compensation.burn_transition(compensation.burn_state, numeric, timestamptz, numeric, text, timestamptz)
+RETURNS compensation.burn_state
 AS 'MODULE_PATHNAME', 'compensation_burn_transition'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.burn_combine(internal, internal)
-RETURNS internal
+CREATE FUNCTION compensation.burn_combine(compensation.burn_state, compensation.burn_state)
+RETURNS compensation.burn_state
 AS 'MODULE_PATHNAME', 'compensation_burn_combine'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.burn_serialize(internal)
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'compensation_burn_serialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
-CREATE FUNCTION compensation.burn_deserialize(bytea, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'compensation_burn_deserialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
 -- The quarter's bounds depend on compensation.fiscal_start_month and the
 -- session's TimeZone: STABLE.
-CREATE FUNCTION compensation.burn_final(internal)
+CREATE FUNCTION compensation.burn_final(compensation.burn_state)
 RETURNS compensation.burn_result
 AS 'MODULE_PATHNAME', 'compensation_burn_final'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION compensation.burn_transition(internal, numeric, timestamptz, numeric, text) IS
+COMMENT ON FUNCTION compensation.burn_transition(compensation.burn_state, numeric, timestamptz, numeric, text) IS
 	'support function of burn(); as_of is the transaction timestamp';
-COMMENT ON FUNCTION compensation.burn_transition(internal, numeric, timestamptz, numeric, text, timestamptz) IS
+COMMENT ON FUNCTION compensation.burn_transition(compensation.burn_state, numeric, timestamptz, numeric, text, timestamptz) IS
 	'support function of burn() with as_of';
-COMMENT ON FUNCTION compensation.burn_combine(internal, internal) IS 'support function of burn()';
-COMMENT ON FUNCTION compensation.burn_serialize(internal) IS 'support function of burn()';
-COMMENT ON FUNCTION compensation.burn_deserialize(bytea, internal) IS 'support function of burn()';
-COMMENT ON FUNCTION compensation.burn_final(internal) IS 'support function of burn()';
+COMMENT ON FUNCTION compensation.burn_combine(compensation.burn_state, compensation.burn_state) IS 'support function of burn()';
+COMMENT ON FUNCTION compensation.burn_final(compensation.burn_state) IS 'support function of burn()';
 
 CREATE AGGREGATE compensation.burn(amount numeric, at timestamptz, budget numeric, quarter text) (
 	SFUNC = compensation.burn_transition,
-	STYPE = internal,
-	SSPACE = 256,
+	STYPE = compensation.burn_state,
+	SSPACE = 1024,
 	FINALFUNC = compensation.burn_final,
 	COMBINEFUNC = compensation.burn_combine,
-	SERIALFUNC = compensation.burn_serialize,
-	DESERIALFUNC = compensation.burn_deserialize,
 	PARALLEL = SAFE
 );
 
 CREATE AGGREGATE compensation.burn(amount numeric, at timestamptz, budget numeric, quarter text,
 								   as_of timestamptz) (
 	SFUNC = compensation.burn_transition,
-	STYPE = internal,
-	SSPACE = 256,
+	STYPE = compensation.burn_state,
+	SSPACE = 1024,
 	FINALFUNC = compensation.burn_final,
 	COMBINEFUNC = compensation.burn_combine,
-	SERIALFUNC = compensation.burn_serialize,
-	DESERIALFUNC = compensation.burn_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -135,57 +204,43 @@ CREATE TYPE compensation.roi_result AS (
 COMMENT ON TYPE compensation.roi_result IS
 	'what roi() returns: uplift()''s columns, the cost, the incremental outcome and the return on it with its 95% interval';
 
-CREATE FUNCTION compensation.uplift_transition(internal, boolean, numeric)
-RETURNS internal
+CREATE FUNCTION compensation.uplift_transition(compensation.uplift_state, boolean, numeric)
+RETURNS compensation.uplift_state
 AS 'MODULE_PATHNAME', 'compensation_uplift_transition'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.roi_transition(internal, boolean, numeric, numeric)
-RETURNS internal
+CREATE FUNCTION compensation.roi_transition(compensation.uplift_state, boolean, numeric, numeric)
+RETURNS compensation.uplift_state
 AS 'MODULE_PATHNAME', 'compensation_roi_transition'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.uplift_combine(internal, internal)
-RETURNS internal
+CREATE FUNCTION compensation.uplift_combine(compensation.uplift_state, compensation.uplift_state)
+RETURNS compensation.uplift_state
 AS 'MODULE_PATHNAME', 'compensation_uplift_combine'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.uplift_serialize(internal)
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'compensation_uplift_serialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
-CREATE FUNCTION compensation.uplift_deserialize(bytea, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'compensation_uplift_deserialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
-CREATE FUNCTION compensation.uplift_final(internal)
+CREATE FUNCTION compensation.uplift_final(compensation.uplift_state)
 RETURNS compensation.uplift_result
 AS 'MODULE_PATHNAME', 'compensation_uplift_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION compensation.roi_final(internal)
+CREATE FUNCTION compensation.roi_final(compensation.uplift_state)
 RETURNS compensation.roi_result
 AS 'MODULE_PATHNAME', 'compensation_roi_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION compensation.uplift_transition(internal, boolean, numeric) IS 'support function of uplift()';
-COMMENT ON FUNCTION compensation.roi_transition(internal, boolean, numeric, numeric) IS 'support function of roi()';
-COMMENT ON FUNCTION compensation.uplift_combine(internal, internal) IS 'support function of uplift() and roi()';
-COMMENT ON FUNCTION compensation.uplift_serialize(internal) IS 'support function of uplift() and roi()';
-COMMENT ON FUNCTION compensation.uplift_deserialize(bytea, internal) IS 'support function of uplift() and roi()';
-COMMENT ON FUNCTION compensation.uplift_final(internal) IS 'support function of uplift()';
-COMMENT ON FUNCTION compensation.roi_final(internal) IS 'support function of roi()';
+COMMENT ON FUNCTION compensation.uplift_transition(compensation.uplift_state, boolean, numeric) IS 'support function of uplift()';
+COMMENT ON FUNCTION compensation.roi_transition(compensation.uplift_state, boolean, numeric, numeric) IS 'support function of roi()';
+COMMENT ON FUNCTION compensation.uplift_combine(compensation.uplift_state, compensation.uplift_state) IS 'support function of uplift() and roi()';
+COMMENT ON FUNCTION compensation.uplift_final(compensation.uplift_state) IS 'support function of uplift()';
+COMMENT ON FUNCTION compensation.roi_final(compensation.uplift_state) IS 'support function of roi()';
 
 CREATE AGGREGATE compensation.uplift(treated boolean, outcome numeric) (
 	SFUNC = compensation.uplift_transition,
-	STYPE = internal,
-	SSPACE = 512,
+	STYPE = compensation.uplift_state,
+	SSPACE = 1280,
 	FINALFUNC = compensation.uplift_final,
 	COMBINEFUNC = compensation.uplift_combine,
-	SERIALFUNC = compensation.uplift_serialize,
-	DESERIALFUNC = compensation.uplift_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -194,12 +249,10 @@ COMMENT ON AGGREGATE compensation.uplift(boolean, numeric) IS
 
 CREATE AGGREGATE compensation.roi(treated boolean, outcome numeric, cost numeric) (
 	SFUNC = compensation.roi_transition,
-	STYPE = internal,
-	SSPACE = 640,
+	STYPE = compensation.uplift_state,
+	SSPACE = 1408,
 	FINALFUNC = compensation.roi_final,
 	COMBINEFUNC = compensation.uplift_combine,
-	SERIALFUNC = compensation.uplift_serialize,
-	DESERIALFUNC = compensation.uplift_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -297,14 +350,26 @@ COMMENT ON FUNCTION compensation.budget_status(text, timestamptz) IS
 	'a row per budget of the quarter: spent, remaining, pace and projections from the grants made (and not voided) by as_of';
 
 -- Readers get the aggregates, the quantile and budget_status (which reads
--- the budgets and grants views as the caller).  The support functions need
--- no grant: the executor checks them as the aggregates' owner.  Rights of
--- PUBLIC are revoked in 90_privileges.sql, after every part.
+-- the budgets and grants views as the caller).  PostgreSQL checks the
+-- support functions as the aggregates' owner, but Citus's
+-- worker_partial_agg and coord_combine_agg check them as the caller
+-- (InitializeStypeBox() in its utils/aggregate_utils.c), so readers get
+-- them too: outside an aggregate they refuse to run.  Rights of PUBLIC are
+-- revoked in 90_privileges.sql, after every part.
 GRANT EXECUTE ON FUNCTION
 	compensation.burn(numeric, timestamptz, numeric, text),
 	compensation.burn(numeric, timestamptz, numeric, text, timestamptz),
 	compensation.uplift(boolean, numeric),
 	compensation.roi(boolean, numeric, numeric),
 	compensation.student_t_quantile(float8, float8),
-	compensation.budget_status(text, timestamptz)
+	compensation.budget_status(text, timestamptz),
+	compensation.burn_transition(compensation.burn_state, numeric, timestamptz, numeric, text),
+	compensation.burn_transition(compensation.burn_state, numeric, timestamptz, numeric, text, timestamptz),
+	compensation.burn_combine(compensation.burn_state, compensation.burn_state),
+	compensation.burn_final(compensation.burn_state),
+	compensation.uplift_transition(compensation.uplift_state, boolean, numeric),
+	compensation.roi_transition(compensation.uplift_state, boolean, numeric, numeric),
+	compensation.uplift_combine(compensation.uplift_state, compensation.uplift_state),
+	compensation.uplift_final(compensation.uplift_state),
+	compensation.roi_final(compensation.uplift_state)
 	TO compensation_reader;

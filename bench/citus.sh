@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench/citus.sh — burn(), uplift() and roi() over 1M rows: one node against
+# a coordinator and two workers on this machine (Citus, test/citus/lib.sh).
+#
+#   bash bench/citus.sh [ROWS]        (default 1000000; as root or with sudo)
+#
+# Skipped (exit 77) when the Citus source (../shared/citus) is not there;
+# builds Citus once (test/citus/build.sh, cached).  Both sides run in the
+# same three servers: "one node" is a plain table on the coordinator,
+# "distributed" the same rows in a table distributed by order id over the
+# two workers (8 shards).  Each figure is the median of 5 runs after a
+# warm-up.  The workers and the coordinator share this machine's cores: on
+# a 2-core machine the ratio shows Citus's overhead (planning, shipping the
+# partial states, the coordinator's combine), not a speed-up, which needs
+# workers on their own machines.  The built-in sum() and avg()/var_samp()
+# are measured the same way as the baseline of that overhead.
+# Not part of CI; prints a table, writes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source test/lib.sh
+source test/citus/lib.sh
+comp_require_root "$@"
+rows=${1:-1000000}
+case $rows in '' | *[!0-9]*) echo "usage: $0 [ROWS]" >&2; exit 2 ;; esac
+set +e
+bash test/citus/build.sh
+status=$?
+set -e
+[ $status -eq 0 ] || exit $status
+comp_install_deps
+comp_build_install
+CITUS_SERVER_OPTIONS="-c shared_buffers=512MB -c work_mem=64MB -c jit=off -c autovacuum=off \
+	-c max_parallel_workers_per_gather=0" citus_cluster_start
+set -- $CITUS_PORTS
+q() { citus_psql "$1" -At; }
+
+q "$1" <<SQL
+CREATE EXTENSION compensation;
+CREATE TABLE public.grants_local AS
+SELECT i AS order_id, 'program_' || (i % 8) AS program,
+	   (hashint8(i) & 1023) >= 51 AS treated,
+	   round(1 + (hashint8(i * 7) & 65535) / 100.0, 2) AS amount,
+	   round((hashint8(i * 13) & 1048575) / 1000.0, 2) AS outcome,
+	   timestamptz '2026-10-01' + (i % 7776000) * interval '1 second' AS at
+  FROM generate_series(1, $rows) AS i;
+CREATE TABLE public.grants (LIKE public.grants_local);
+SELECT create_distributed_table('public.grants', 'order_id', shard_count => 8);
+INSERT INTO public.grants SELECT * FROM public.grants_local;
+VACUUM (ANALYZE) public.grants_local;
+VACUUM (ANALYZE) public.grants;
+CREATE FUNCTION public.median_ms(query text, n integer DEFAULT 5) RETURNS numeric
+LANGUAGE plpgsql AS \$fn\$
+DECLARE
+	times numeric[] := '{}';
+	started timestamptz;
+	ignored bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM (%s) AS q WHERE q IS NOT NULL', query) INTO ignored;
+	FOR i IN 1 .. n LOOP
+		started := clock_timestamp();
+		EXECUTE format('SELECT count(*) FROM (%s) AS q WHERE q IS NOT NULL', query) INTO ignored;
+		times := times || (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric;
+	END LOOP;
+	RETURN round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(times) AS t)::numeric, 1);
+END
+\$fn\$;
+SQL
+
+echo
+echo "Aggregates over $rows rows: one node (plain table on the coordinator) vs coordinator + 2 workers, $(nproc) cores"
+echo
+echo "| query | one node ms | Citus ms | Citus / one node |"
+echo "|---|---:|---:|---:|"
+while IFS='|' read -r label query; do
+	local_ms=$(q "$1" <<<"SELECT public.median_ms(\$q\$$(printf "$query" public.grants_local)\$q\$)")
+	citus_ms=$(q "$1" <<<"SELECT public.median_ms(\$q\$$(printf "$query" public.grants)\$q\$)")
+	ratio=$(q "$1" <<<"SELECT round($citus_ms / $local_ms, 2)")
+	echo "| $label | $local_ms | $citus_ms | $ratio |"
+done <<'QUERIES'
+burn() per program|SELECT program, compensation.burn(amount, at, 1e10, '2026-Q4', timestamptz '2026-12-31') FROM %s GROUP BY program
+sum(amount) per program|SELECT program, sum(amount) FROM %s GROUP BY program
+uplift()|SELECT compensation.uplift(treated, outcome) FROM %s
+roi()|SELECT compensation.roi(treated, outcome, amount) FROM %s
+avg(outcome), var_samp(outcome)|SELECT avg(outcome), var_samp(outcome) FROM %s
+QUERIES

@@ -497,6 +497,9 @@ bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_
 			resolve_column(&spec->key_market, binding, USE_ANY);
 		if (spec->has_rank)
 			resolve_column(&spec->key_rank, binding, USE_NUMBER);
+		/* what a grant's writing reads: template columns, channel choice */
+		for (int i = 0; i < list_length(spec->candidate_column_refs); i++)
+			resolve_column((SpecColumn *) list_nth(spec->candidate_column_refs, i), binding, USE_ANY);
 	}
 	if (spec->has_key_currency)
 		resolve_column(&spec->key_currency, binding, USE_TEXT);

@@ -30,6 +30,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "notify.h"
 #include "strategy.h"
 
 /* Conditions nest at most this deep; deeper specs are certainly mistakes. */
@@ -898,44 +899,136 @@ parse_caps(StrategySpec *spec, JsonbValue *caps, const char *path)
 	}
 }
 
+/* "expires": "30 days": how long a grant's voucher is valid (no "quarter"). */
 static void
-parse_notify(StrategySpec *spec, JsonbValue *notify, const char *path)
+parse_expires(StrategySpec *spec, JsonbValue *v, const char *path)
 {
-	static const char *const notify_keys[] = {"channel", "template", NULL};
-	static const char *const placeholders[] = {"order", "amount", "currency", "buyer", "instrument", NULL};
-	const char *hint = "Write \"notify\": {\"channel\": \"push\", \"template\": \"Sorry: {amount} {currency} for order {order}\"}.";
-	char	   *template_path = child_path(path, "template");
-	char	   *template;
+	parse_window(v, path, false, &spec->expires, NULL);
+	spec->has_expires = true;
+}
 
-	require_object(notify, path, hint);
-	check_keys(notify, path, notify_keys);
-	spec->notify_channel = get_string(require_key(notify, path, "channel", hint),
-									  child_path(path, "channel"), hint);
-	template = get_string(require_key(notify, path, "template", hint), template_path, hint);
+/* A template of at most MAX_TEMPLATE_BYTES (new definitions), compiled. */
+static Template *
+parse_template(StrategySpec *spec, JsonbValue *v, const char *path, const char *hint)
+{
+	char	   *template = get_string(v, path, hint);
+
 	if (checking_new_definition && strlen(template) > MAX_TEMPLATE_BYTES)
-		spec_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, template_path,
+		spec_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, path,
 				   psprintf("A template is at most %d bytes: a message to a buyer, not a document.",
 							MAX_TEMPLATE_BYTES),
 				   "template is %zu bytes long", strlen(template));
-	spec->notify_template = template;
-	for (char *p = strchr(template, '{'); p; p = strchr(p + 1, '{'))
-	{
-		char	   *end = strchr(p, '}');
-		bool		known = false;
+	return compile_template(spec, template, path);
+}
 
-		if (end == NULL)
-			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, template_path,
-					   "Placeholders are {order}, {amount}, {currency}, {buyer} and {instrument}.",
-					   "unclosed placeholder in template");
-		for (int i = 0; placeholders[i]; i++)
-			if (end - p - 1 == strlen(placeholders[i]) &&
-				strncmp(p + 1, placeholders[i], end - p - 1) == 0)
-				known = true;
-		if (!known)
-			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, template_path,
-					   "Placeholders are {order}, {amount}, {currency}, {buyer} and {instrument}.",
-					   "unknown placeholder \"%s\" in template", pnstrdup(p, end - p + 1));
+/*
+ * "notify": {"channels": ["push", "email"] (or "channel": "push"),
+ * "preferred_channel": column, "reachable": {channel: column},
+ * "template": ..., "void_template": ...}.  Needs "expires" and "locale"
+ * parsed first ({expires_at} checks for it).
+ */
+static void
+parse_notify(StrategySpec *spec, JsonbValue *notify, const char *path, const LocaleFormat *locale)
+{
+	static const char *const notify_keys[] = {"channel", "channels", "preferred_channel", "reachable",
+	"template", "void_template", NULL};
+	const char *hint = "Write \"notify\": {\"channels\": [\"push\", \"email\"], \"template\": \"Sorry: {money} for order {order}\"}.";
+	const char *channel_hint = "Channels are " NOTIFY_CHANNEL_NAMES ", tried in the order listed.";
+	NotifySpec *n = palloc0(sizeof(NotifySpec));
+	JsonbValue *channel = NULL;
+	JsonbValue *channels = NULL;
+	JsonbValue *v;
+	char	   *channels_path = child_path(path, "channels");
+
+	require_object(notify, path, hint);
+	check_keys(notify, path, notify_keys);
+	channel = get_key(notify, "channel");
+	channels = get_key(notify, "channels");
+	if (channel && channels)
+		spec_error(ERRCODE_INVALID_PARAMETER_VALUE, channels_path, hint,
+				   "both \"channel\" and \"channels\" are given");
+	if (channel)
+	{
+		n->nchannels = 1;
+		n->channels[0] = get_string(channel, child_path(path, "channel"), channel_hint);
+		if (checking_new_definition && !known_channel(n->channels[0]))
+			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, child_path(path, "channel"), channel_hint,
+					   "unknown channel \"%s\"", n->channels[0]);
 	}
+	else
+	{
+		int			count;
+
+		channels = require_key(notify, path, "channels", hint);
+		if (!is_array(channels))
+			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, channels_path, channel_hint,
+					   "expected an array, found %s", json_type_name(channels));
+		count = spec_array_length(channels);
+		if (count == 0)
+			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, channels_path, channel_hint,
+					   "the channel list is empty");
+		if (count > MAX_NOTIFY_CHANNELS)
+			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, channels_path, channel_hint,
+					   "%d channels listed, at most %d", count, MAX_NOTIFY_CHANNELS);
+		for (int i = 0; i < count; i++)
+		{
+			char	   *element_path_i = element_path(channels_path, i);
+			char	   *name = get_string(spec_array_element(channels, i), element_path_i, channel_hint);
+
+			if (!known_channel(name))
+				spec_error(ERRCODE_INVALID_PARAMETER_VALUE, element_path_i, channel_hint,
+						   "unknown channel \"%s\"", name);
+			for (int j = 0; j < i; j++)
+				if (strcmp(n->channels[j], name) == 0)
+					spec_error(ERRCODE_INVALID_PARAMETER_VALUE, element_path_i, channel_hint,
+							   "channel \"%s\" is listed twice", name);
+			n->channels[n->nchannels++] = name;
+		}
+	}
+	for (int i = 0; i < MAX_NOTIFY_CHANNELS; i++)
+		n->reachable_column[i] = -1;
+	n->preferred_column = -1;
+	if ((v = get_key(notify, "preferred_channel")) != NULL)
+	{
+		char	   *column_path = child_path(path, "preferred_channel");
+
+		n->preferred_column = add_candidate_column(spec,
+												   get_string(v, column_path,
+															  "\"preferred_channel\" names the source column holding the buyer's preferred channel."),
+												   column_path);
+	}
+	if ((v = get_key(notify, "reachable")) != NULL)
+	{
+		char	   *reachable_path = child_path(path, "reachable");
+		const char *listed[MAX_NOTIFY_CHANNELS + 1];
+		const char *reachable_hint = "Write \"reachable\": {\"push\": \"push_token\"}: a listed channel reaches a buyer whose column is not null, empty or false.";
+
+		for (int i = 0; i < n->nchannels; i++)
+			listed[i] = n->channels[i];
+		listed[n->nchannels] = NULL;
+		require_object(v, reachable_path, reachable_hint);
+		check_keys(v, reachable_path, listed);
+		for (int i = 0; i < n->nchannels; i++)
+		{
+			JsonbValue *column = get_key(v, n->channels[i]);
+			char	   *column_path = child_path(reachable_path, n->channels[i]);
+
+			if (column)
+				n->reachable_column[i] = add_candidate_column(spec,
+															  get_string(column, column_path, reachable_hint),
+															  column_path);
+		}
+	}
+	n->locale = locale;
+	spec->notify = n;
+	n->message = parse_template(spec, require_key(notify, path, "template", hint),
+								child_path(path, "template"), hint);
+	if ((v = get_key(notify, "void_template")) != NULL)
+		n->void_message = parse_template(spec, v, child_path(path, "void_template"),
+										 "\"void_template\" is the correction sent when a grant whose message was sent is voided.");
+	n->uses_code = n->message->uses_code || (n->void_message && n->void_message->uses_code);
+	spec->notify_channel = n->channels[0];
+	spec->notify_template = get_string(get_key(notify, "template"), child_path(path, "template"), hint);
 }
 
 static TimestampTz
@@ -1049,9 +1142,10 @@ parse_strategy_spec(Jsonb *jsonb, bool new_definition)
 	static const char *const top_keys[] = {
 		"scenario", "source", "keys", "when", "amount", "instrument", "program",
 		"caps", "holdout", "priority", "exclusive", "notify", "valid", "currency",
-		"description", "max_age", "rank", NULL
+		"description", "max_age", "rank", "expires", "locale", NULL
 	};
 	StrategySpec *spec = palloc0(sizeof(StrategySpec));
+	const LocaleFormat *locale = NULL;
 	JsonbValue	root;
 	JsonbValue *v;
 	char	   *instrument_hint;
@@ -1112,8 +1206,19 @@ parse_strategy_spec(Jsonb *jsonb, bool new_definition)
 											 "\"priority\" is a whole number; higher runs first in apply_all.");
 	spec->exclusive = get_optional_string(&root, "$", "exclusive",
 										  "\"exclusive\" names a group: an order is compensated at most once per group.");
+	if ((v = get_key(&root, "expires")) != NULL)
+		parse_expires(spec, v, "$.expires");
+	if ((v = get_key(&root, "locale")) != NULL)
+	{
+		char	   *name = get_string(v, "$.locale", notify_locale_hint());
+
+		locale = find_locale(name);
+		if (locale == NULL)
+			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, "$.locale", notify_locale_hint(),
+					   "unknown locale \"%s\"", name);
+	}
 	if ((v = get_key(&root, "notify")) != NULL)
-		parse_notify(spec, v, "$.notify");
+		parse_notify(spec, v, "$.notify", locale);
 	if ((v = get_key(&root, "valid")) != NULL)
 		parse_valid(spec, v, "$.valid");
 	spec->currency = get_optional_string(&root, "$", "currency",

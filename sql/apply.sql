@@ -47,7 +47,7 @@ SELECT candidates, granted, amount, skipped_holdout, skipped_cap, skipped_budget
 SELECT order_key, buyer, market, at, currency, amount, quarter, instrument, voided
   FROM compensation.grants ORDER BY grant_id;
 SELECT o.channel, o.message, o.sent_at IS NULL AS unsent
-  FROM compensation.outbox AS o JOIN compensation.ledger USING (grant_id) ORDER BY grant_id;
+  FROM compensation.outbox_message AS o JOIN compensation.ledger USING (grant_id) ORDER BY grant_id;
 SELECT program, quarter, market, currency, amount, spent, remaining
   FROM compensation.budgets WHERE program = 'late' ORDER BY market NULLS FIRST;
 SELECT strategy, version, quarter, status, candidates, granted, amount_by_currency
@@ -59,7 +59,8 @@ SELECT candidates, granted, skipped_duplicate, skipped_budget, skipped_cap
   FROM compensation.apply('late', '2026-11-20');
 INSERT INTO public.ap_src VALUES ('o13', 'b10', '2026-11-01 10:00', 10.00, 'EUR', 'FR', true);
 SELECT candidates, granted, amount, skipped_duplicate FROM compensation.apply('late', '2026-11-20');
--- as_of decides what is a candidate: o11 (2026-12-15) comes in later
+-- as_of decides what is a candidate: o11 (2026-12-15) comes in later, and
+-- o01 (2026-10-01) has aged out of max_age (90 days by default)
 SELECT candidates, granted, amount FROM compensation.apply('late', '2026-12-31');
 
 -- Voiding returns the money to the grant's own budget; the row stays and
@@ -95,8 +96,9 @@ SELECT count(*) FILTER (WHERE compensation.in_holdout('held', buyer_id)) AS held
 	   (SELECT count(*) FROM compensation.holdout_decision h JOIN compensation.ledger l USING (order_key)) AS also_granted,
 	   (SELECT sum(amount_minor) FROM compensation.holdout_decision) AS would_have_minor
   FROM public.ho_src;
--- recorded once per order, however often apply runs
-SELECT skipped_holdout FROM compensation.apply('held', '2026-11-20');
+-- recorded once per order, however often apply runs: a held-out order is
+-- taken in its group, as a granted one is
+SELECT skipped_holdout, skipped_duplicate FROM compensation.apply('held', '2026-11-20');
 SELECT count(*) AS recorded_still FROM compensation.holdout_decision;
 
 -- Exclusive groups and priorities: two strategies compete for the same
@@ -117,9 +119,9 @@ SELECT strategy, candidates, granted, skipped_duplicate, run_id IS NOT NULL AS h
  WHERE strategy IN ('high_prio', 'low_prio');
 SELECT strategy, count(*) FROM compensation.grants WHERE exclusive_group = 'ex' GROUP BY 1;
 
--- simulate (of version 1, now paused): one row per candidate with its
--- outcome on an empty ledger; with a budget the greedy order shows; nothing
--- is written.
+-- simulate (of version 1, now paused): one row per order with its outcome
+-- on an empty ledger, replayed daily; with a budget the greedy order shows;
+-- nothing is written.
 CREATE TEMP TABLE before_simulate AS SELECT (SELECT count(*) FROM compensation.run) AS runs,
 	(SELECT count(*) FROM compensation.ledger) AS grants;
 SELECT order_key, buyer, market, amount, currency, outcome
@@ -158,7 +160,7 @@ SET ROLE compensation_reader;
 \x on
 SELECT * FROM regress.error_of($$SELECT compensation.apply('late')$$);
 SELECT * FROM regress.error_of($$SELECT compensation.void_grant(1, 'x')$$);
-SELECT * FROM regress.error_of($$INSERT INTO compensation.outbox (grant_id, channel, message) VALUES (1, 'x', 'y')$$);
+SELECT * FROM regress.error_of($$INSERT INTO compensation.outbox_message (grant_id, channel, message) VALUES (1, 'x', 'y')$$);
 \x off
 SELECT count(*) > 0 AS reader_can_simulate FROM compensation.simulate('late', '2026-10-01', '2026-11-01');
 RESET ROLE;

@@ -13,7 +13,7 @@ SELECT role,
 	   has_table_privilege(role, 'compensation.budget', 'INSERT,UPDATE,DELETE,TRUNCATE') AS write_budget_table,
 	   has_table_privilege(role, 'compensation.currency', 'INSERT,UPDATE,DELETE,TRUNCATE') AS write_currency,
 	   has_function_privilege(role, 'compensation.quarter(timestamptz,integer)', 'EXECUTE') AS quarter,
-	   has_function_privilege(role, 'compensation.set_budget(text,text,numeric,text,text)', 'EXECUTE') AS set_budget,
+	   has_function_privilege(role, 'compensation.set_budget(text,text,numeric,text,text,text)', 'EXECUTE') AS set_budget,
 	   has_function_privilege(role, 'compensation.roll_quarter(text,text,boolean)', 'EXECUTE') AS roll_quarter
   FROM unnest(ARRAY['compensation_reader', 'compensation_applier', 'compensation_admin', 'public']) AS role
  ORDER BY 1;

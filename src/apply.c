@@ -51,7 +51,7 @@
 #include "apply.h"
 
 /* run_result's columns */
-#define RUN_RESULT_COLUMNS 14
+#define RUN_RESULT_COLUMNS 16
 
 /*
  * A real run remembers the orders it granted by a 64-bit hash of the key
@@ -103,17 +103,17 @@ apply_decided(RunState *run, Candidate *candidate, Outcome outcome, BudgetState 
 {
 	bool		found;
 
-	if (outcome == OUTCOME_GRANTED)
-	{
+	if (outcome == OUTCOME_GRANTED || outcome == OUTCOME_HOLDOUT)
 		(void) granted_hashes_insert((granted_hashes_hash *) run->granted,
 									 order_key_hash(candidate->order_key), &found);
+	if (outcome == OUTCOME_GRANTED)
 		buffer_grant(run, candidate, budget);
-	}
-	else if (outcome == OUTCOME_HOLDOUT)
-		buffer_holdout(run, candidate);
+	/* a later line of an order this run took says nothing new */
+	if (outcome != OUTCOME_DUPLICATE || candidate->claimed)
+		record_decision(run, candidate, outcome, budget);
 }
 
-static const RunCallbacks apply_callbacks = {apply_granted_by_run, apply_decided};
+static const RunCallbacks apply_callbacks = {NULL, apply_granted_by_run, apply_decided};
 
 /* dry runs: the same decisions, remembered by key, nothing written */
 static bool
@@ -126,32 +126,122 @@ keys_granted_by_run(RunState *run, const char *order_key)
 static void
 dry_decided(RunState *run, Candidate *candidate, Outcome outcome, BudgetState *budget)
 {
-	if (outcome == OUTCOME_GRANTED)
+	if (outcome == OUTCOME_GRANTED || outcome == OUTCOME_HOLDOUT)
 		(void) string_hash_lookup(run, (HTAB *) run->granted, candidate->order_key, true,
 								  sizeof(OrderEntry));
 }
 
-static const RunCallbacks dry_callbacks = {keys_granted_by_run, dry_decided};
+static const RunCallbacks dry_callbacks = {NULL, keys_granted_by_run, dry_decided};
 
-/* simulate: as a dry run, and every decision is a row of the result */
+/*
+ * simulate: a replay at a cadence on an empty ledger.  Each order's latest
+ * decision is kept; one that was granted or held out is settled, and later
+ * steps leave it alone; one skipped for budget or pace that ages out of
+ * max_age before it is funded expires.  The result is a row per order.
+ */
+typedef struct SimulatedOrder
+{
+	char	   *order_key;		/* hash key */
+	Candidate	candidate;		/* copied into the run's context */
+	Outcome		outcome;
+	int64		sequence;		/* first decided: the result's order */
+} SimulatedOrder;
+
+static bool
+simulate_settled(RunState *run, const char *order_key)
+{
+	SimulatedOrder *order = string_hash_lookup(run, (HTAB *) run->granted, order_key, false,
+											   sizeof(SimulatedOrder));
+
+	return order != NULL && (order->outcome == OUTCOME_GRANTED || order->outcome == OUTCOME_HOLDOUT);
+}
+
+static bool
+simulate_granted_by_run(RunState *run, const char *order_key)
+{
+	return simulate_settled(run, order_key);
+}
+
 static void
 simulate_decided(RunState *run, Candidate *candidate, Outcome outcome, BudgetState *budget)
 {
-	Datum		row[7];
-	bool		row_nulls[7] = {false, false, false, candidate->market == NULL, false, false, false};
+	SimulatedOrder *order = string_hash_lookup(run, (HTAB *) run->granted, candidate->order_key,
+											   true, sizeof(SimulatedOrder));
+	MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
 
-	dry_decided(run, candidate, outcome, budget);
-	row[0] = CStringGetTextDatum(candidate->order_key);
-	row[1] = CStringGetTextDatum(candidate->buyer);
-	row[2] = TimestampTzGetDatum(candidate->at);
-	row[3] = candidate->market ? CStringGetTextDatum(candidate->market) : (Datum) 0;
-	row[4] = NumericGetDatum(int64_div_fast_to_numeric(candidate->amount_minor, candidate->exponent));
-	row[5] = CStringGetTextDatum(candidate->currency);
-	row[6] = CStringGetTextDatum(outcome_names[outcome]);
-	tuplestore_putvalues(run->tuplestore, run->result_desc, row, row_nulls);
+	if (order->candidate.order_key == NULL)
+		order->sequence = hash_get_num_entries((HTAB *) run->granted);
+	else
+	{
+		pfree(order->candidate.buyer);
+		if (order->candidate.market)
+			pfree(order->candidate.market);
+	}
+	order->candidate = *candidate;
+	order->candidate.order_key = order->order_key;
+	order->candidate.buyer = pstrdup(candidate->buyer);
+	order->candidate.market = candidate->market ? pstrdup(candidate->market) : NULL;
+	order->candidate.column_values = NULL;
+	order->outcome = outcome;
+	MemoryContextSwitchTo(oldcontext);
 }
 
-static const RunCallbacks simulate_callbacks = {keys_granted_by_run, simulate_decided};
+static const RunCallbacks simulate_callbacks = {simulate_settled, simulate_granted_by_run, simulate_decided};
+
+/* Orders skipped for budget or pace, with at before the step's window. */
+static void
+simulate_expire(RunState *run, TimestampTz before)
+{
+	HASH_SEQ_STATUS status;
+	SimulatedOrder *order;
+
+	hash_seq_init(&status, (HTAB *) run->granted);
+	while ((order = hash_seq_search(&status)) != NULL)
+		if ((order->outcome == OUTCOME_BUDGET || order->outcome == OUTCOME_PACE) &&
+			order->candidate.at < before)
+			order->outcome = OUTCOME_EXPIRED;
+}
+
+static int
+simulated_order_cmp(const void *a, const void *b)
+{
+	int64		x = (*(SimulatedOrder *const *) a)->sequence;
+	int64		y = (*(SimulatedOrder *const *) b)->sequence;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* The result: a row per order, in the order they were first decided. */
+static void
+simulate_emit(RunState *run)
+{
+	HTAB	   *orders = (HTAB *) run->granted;
+	long		n = hash_get_num_entries(orders);
+	SimulatedOrder **sorted = palloc(sizeof(SimulatedOrder *) * Max(n, 1));
+	HASH_SEQ_STATUS status;
+	SimulatedOrder *order;
+	long		i = 0;
+
+	hash_seq_init(&status, orders);
+	while ((order = hash_seq_search(&status)) != NULL)
+		sorted[i++] = order;
+	qsort(sorted, n, sizeof(SimulatedOrder *), simulated_order_cmp);
+	for (i = 0; i < n; i++)
+	{
+		Candidate  *candidate = &sorted[i]->candidate;
+		Datum		row[7];
+		bool		row_nulls[7] = {false, false, false, candidate->market == NULL, false, false, false};
+
+		row[0] = CStringGetTextDatum(candidate->order_key);
+		row[1] = CStringGetTextDatum(candidate->buyer);
+		row[2] = TimestampTzGetDatum(candidate->at);
+		row[3] = candidate->market ? CStringGetTextDatum(candidate->market) : (Datum) 0;
+		row[4] = NumericGetDatum(int64_div_fast_to_numeric(candidate->amount_minor, candidate->exponent));
+		row[5] = CStringGetTextDatum(candidate->currency);
+		row[6] = CStringGetTextDatum(outcome_names[sorted[i]->outcome]);
+		tuplestore_putvalues(run->tuplestore, run->result_desc, row, row_nulls);
+	}
+}
 
 /* ---- one run ------------------------------------------------------------ */
 
@@ -174,6 +264,17 @@ lock_name(const char *class, const char *name)
 		elog(ERROR, "unexpected failure taking an advisory lock");
 }
 
+/* The earliest at of a candidate as of as_of: as_of - max_age. */
+static TimestampTz
+oldest_candidate_time(StrategySpec *spec, TimestampTz as_of)
+{
+	if (!spec->has_max_age)
+		return DT_NOBEGIN;
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(as_of),
+												   PointerGetDatum(&spec->max_age)));
+}
+
 /*
  * execute_run
  *		Run the active version of strategy name (version, when not -1: that
@@ -186,6 +287,7 @@ execute_run(const char *name, int32 version, TimestampTz as_of, bool dry_run)
 {
 	StrategySpec *spec = load_strategy(name, version != -1, version, false);
 	RunState   *run;
+	TimestampTz from;
 
 	if (strcmp(spec->status, "active") != 0)
 		ereport(ERROR,
@@ -227,12 +329,15 @@ execute_run(const char *name, int32 version, TimestampTz as_of, bool dry_run)
 			elog(ERROR, "unexpected failure recording the run");
 		run->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		prepare_writes(run);
+		prepare_decisions(run);
 	}
 	load_budgets(run, !dry_run);
 	load_history(run);
-	run_candidates(run,
-				   spec->has_valid_from ? spec->valid_from : DT_NOBEGIN,
-				   spec->has_valid_to ? spec->valid_to : DT_NOEND);
+	from = Max(spec->has_valid_from ? spec->valid_from : DT_NOBEGIN,
+			   oldest_candidate_time(spec, as_of));
+	if (spec->has_max_age)
+		run->skipped[OUTCOME_EXPIRED] = expire_decisions(run, from, !dry_run);
+	run_candidates(run, from, spec->has_valid_to ? spec->valid_to : DT_NOEND);
 	if (!dry_run)
 		finish_writes(run);
 	return run;
@@ -282,6 +387,8 @@ run_result_tuple(TupleDesc desc, RunState *run, bool show_run_id, const char *na
 	result[8] = Int64GetDatum(run->skipped[OUTCOME_CURRENCY]);
 	result[10] = totals_jsonb(run);
 	nulls[13] = true;			/* error: only for a failed strategy */
+	result[14] = Int64GetDatum(run->skipped[OUTCOME_PACE]);
+	result[15] = Int64GetDatum(run->skipped[OUTCOME_EXPIRED]);
 	return heap_form_tuple(desc, result, nulls);
 }
 
@@ -610,9 +717,19 @@ compensation_apply_all(PG_FUNCTION_ARGS)
 
 /* ---- simulate ----------------------------------------------------------- */
 
+/* At most this many steps in a replay. */
+#define MAX_SIMULATE_STEPS 100000
+
 /*
- * compensation.simulate(strategy, from, to, budget, version, budget_currency)
+ * compensation.simulate(strategy, from, to, budget, version, budget_currency,
+ *						 cadence, pacing)
  *		-> SETOF (order_key, buyer, at, market, amount, currency, outcome)
+ *
+ * A backtest: the strategy replayed on an empty ledger as of from + cadence,
+ * from + 2 cadence, ... up to to, as scheduled runs would have run it,
+ * reading candidates with at in [from, to), with no budget or the one
+ * given, spent over the whole window (evenly, with pacing 'even').  Reads
+ * as the caller; writes nothing.
  */
 PG_FUNCTION_INFO_V1(compensation_simulate);
 Datum
@@ -623,8 +740,11 @@ compensation_simulate(PG_FUNCTION_ARGS)
 	RunState   *run;
 	TimestampTz from;
 	TimestampTz to;
+	Interval   *cadence = PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6);
+	bool		even = false;
 	MemoryContext per_query;
 	MemoryContext oldcontext;
+	int64		steps = 0;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -633,11 +753,39 @@ compensation_simulate(PG_FUNCTION_ARGS)
 				 errhint("For example: SELECT * FROM compensation.simulate('late_v3', '2026-07-01', '2026-10-01');")));
 	from = PG_GETARG_TIMESTAMPTZ(1);
 	to = PG_GETARG_TIMESTAMPTZ(2);
+	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("simulate needs a finite window"),
+				 errhint("The window is [from, to).")));
 	if (from >= to)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("simulate window is empty: \"from\" is not before \"to\""),
 				 errhint("The window is [from, to).")));
+	if (!PG_ARGISNULL(7))
+	{
+		char	   *pacing = text_to_cstring(PG_GETARG_TEXT_PP(7));
+
+		if (strcmp(pacing, "even") != 0 && strcmp(pacing, "asap") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown pacing \"%s\"", pacing),
+					 errhint("pacing is 'asap' (spend as candidates come) or 'even' (at most the share of the window elapsed).")));
+		even = strcmp(pacing, "even") == 0;
+	}
+	if (cadence != NULL)
+	{
+		TimestampTz first_step = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																		 TimestampTzGetDatum(from),
+																		 PointerGetDatum(cadence)));
+
+		if (first_step <= from)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("simulate cadence must be a positive interval"),
+					 errhint("For example cadence => '1 day', as a daily scheduled run; NULL replays once, as of \"to\".")));
+	}
 
 	InitMaterializedSRF(fcinfo, 0);
 	per_query = rsinfo->econtext->ecxt_per_query_memory;
@@ -647,8 +795,8 @@ compensation_simulate(PG_FUNCTION_ARGS)
 	oldcontext = MemoryContextSwitchTo(per_query);
 	spec = load_strategy(text_to_cstring(PG_GETARG_TEXT_PP(0)), !PG_ARGISNULL(4),
 						 PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4), false);
-	run = new_run(spec, to - 1, &simulate_callbacks);
-	run->granted = create_string_hash("compensation granted orders", sizeof(OrderEntry),
+	run = new_run(spec, to, &simulate_callbacks);
+	run->granted = create_string_hash("compensation simulated orders", sizeof(SimulatedOrder),
 									  run->run_context);
 	MemoryContextSwitchTo(oldcontext);
 	run->source_relid = strategy_source_relid(spec, psprintf("strategy \"%s\" version %d",
@@ -685,8 +833,40 @@ compensation_simulate(PG_FUNCTION_ARGS)
 		set_single_budget(run, currency, budget_minor);
 	}
 	else
+	{
+		if (even)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("simulate with pacing 'even' needs a budget"),
+					 errhint("Pass budget => 5000, the budget spent evenly over [from, to).")));
 		set_single_budget(run, NULL, 0);
-	run_candidates(run, from, to);
+	}
+
+	/* the steps: from + cadence, from + 2 cadence, ..., to (once without a cadence) */
+	for (TimestampTz as_of = from;;)
+	{
+		TimestampTz lower;
+
+		as_of = cadence == NULL ? to
+			: Min(to, DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(as_of),
+															  PointerGetDatum(cadence))));
+		if (++steps > MAX_SIMULATE_STEPS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("simulate would replay more than %d steps", MAX_SIMULATE_STEPS),
+					 errhint("Use a longer cadence or a shorter window.")));
+		run->as_of = as_of;
+		lower = Max(from, oldest_candidate_time(spec, as_of));
+		if (spec->has_max_age)
+			simulate_expire(run, lower);
+		if (even)
+			set_single_budget_pacing(run, from, to);
+		run_candidates(run, lower, to);
+		if (as_of >= to)
+			break;
+	}
+	simulate_emit(run);
 	SPI_finish();
 	return (Datum) 0;
 }

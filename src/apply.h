@@ -40,10 +40,12 @@ typedef enum Outcome
 	OUTCOME_CAP,
 	OUTCOME_BUDGET,
 	OUTCOME_DUPLICATE,
-	OUTCOME_CURRENCY
+	OUTCOME_CURRENCY,
+	OUTCOME_PACE,
+	OUTCOME_EXPIRED
 } Outcome;
 
-#define NUM_OUTCOMES (OUTCOME_CURRENCY + 1)
+#define NUM_OUTCOMES (OUTCOME_EXPIRED + 1)
 
 extern const char *const outcome_names[NUM_OUTCOMES];
 
@@ -58,6 +60,11 @@ typedef struct Candidate
 	int			exponent;
 	int64		amount_minor;
 	char	  **column_values;	/* spec->candidate_columns' values, NULL: null */
+	bool		claimed;		/* taken in the group before the run */
+	/* the strategy's recorded decision of the order (outcome NULL: none) */
+	char	   *previous_outcome;
+	int32		previous_version;
+	int64		previous_amount_minor;
 } Candidate;
 
 typedef struct BudgetState
@@ -65,8 +72,12 @@ typedef struct BudgetState
 	int64		budget_id;
 	char	   *market;			/* NULL: all markets of the program */
 	char		currency[4];	/* "": any currency (a backtest without budget) */
+	int64		amount_minor;	/* a backtest's budget: what it started with */
 	int64		remaining_minor;
 	int64		spent_minor;	/* spent by this run */
+	bool		even;			/* paced: at most pace_remaining_minor */
+	int64		pace_remaining_minor;
+	bool		exhausted;		/* this run could not fund a candidate */
 } BudgetState;
 
 typedef struct CurrencyTotal
@@ -97,7 +108,9 @@ typedef struct RunState RunState;
 /* What a mode does with the engine's decisions. */
 typedef struct RunCallbacks
 {
-	/* has this run granted the order already? */
+	/* is the order settled by an earlier step of a replay (NULL: never)? */
+	bool		(*settled) (RunState *run, const char *order_key);
+	/* has this run granted (or held out) the order already? */
 	bool		(*granted_by_run) (RunState *run, const char *order_key);
 	/* a decision: granted (budget set), or skipped for outcome */
 	void		(*decided) (RunState *run, Candidate *candidate, Outcome outcome,
@@ -138,12 +151,11 @@ struct RunState
 
 	/* apply: the ledger writer's buffers and plans */
 	WriteBuffer *grants;
-	WriteBuffer *holdouts;
+	void	   *decisions;		/* decisions.c's buffer */
 	SPIPlanPtr	ledger_order_plan;
 	SPIPlanPtr	grant_id_plan;
 	SPIPlanPtr	grant_plan;
 	SPIPlanPtr	outbox_plan;
-	SPIPlanPtr	holdout_plan;
 
 	/* simulate: the result */
 	Tuplestorestate *tuplestore;
@@ -167,6 +179,8 @@ extern void *string_hash_lookup(RunState *run, HTAB *table, const char *key, boo
 /* budget_caps.c */
 extern Size buyer_history_entry_size;
 extern void load_budgets(RunState *run, bool for_update);
+extern void set_single_budget_pacing(RunState *run, TimestampTz period_start,
+									 TimestampTz period_end);
 extern void set_single_budget(RunState *run, const char *currency, int64 amount_minor);
 extern BudgetState *budget_for(RunState *run, const char *market);
 extern void load_history(RunState *run);
@@ -177,8 +191,15 @@ extern void add_history(RunState *run, const char *buyer, TimestampTz at, int64 
 /* ledger_writer.c */
 extern void prepare_writes(RunState *run);
 extern void buffer_grant(RunState *run, Candidate *candidate, BudgetState *budget);
-extern void buffer_holdout(RunState *run, Candidate *candidate);
 extern bool ledger_has_order(RunState *run, const char *order_key);
 extern void finish_writes(RunState *run);
+
+/* decisions.c */
+extern void prepare_decisions(RunState *run);
+extern void record_decision(RunState *run, Candidate *candidate, Outcome outcome,
+							BudgetState *budget);
+extern void flush_decisions(RunState *run);
+extern bool pending_holdout(RunState *run, const char *order_key);
+extern int64 expire_decisions(RunState *run, TimestampTz before, bool record);
 
 #endif							/* COMPENSATION_APPLY_H */

@@ -57,7 +57,7 @@
 #define PROGRESS_INTERVAL_MS 5000
 
 const char *const outcome_names[NUM_OUTCOMES] = {
-	"granted", "holdout", "cap", "budget", "duplicate", "currency"
+	"granted", "holdout", "cap", "budget", "duplicate", "currency", "pace", "expired"
 };
 
 /* The candidate query's columns. */
@@ -70,11 +70,18 @@ enum
 	CANDIDATE_CURRENCY,
 	CANDIDATE_AMOUNT,
 	CANDIDATE_GRANTED_BEFORE,	/* not NULL only on the count row */
+	CANDIDATE_CLAIMED,
+	CANDIDATE_PREVIOUS_OUTCOME,
+	CANDIDATE_PREVIOUS_VERSION,
+	CANDIDATE_PREVIOUS_AMOUNT,
 	CANDIDATE_FIRST_COLUMN		/* then spec->candidate_columns, as text */
 };
 
-/* The parameters of the candidate query: exclusive group, from, to, as_of. */
-static Oid	candidate_argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+/*
+ * The parameters of the candidate query: exclusive group, from, to, as_of,
+ * strategy id.
+ */
+static Oid	candidate_argtypes[5] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
 
 /* ---- hash tables keyed by a string pointer ------------------------------ */
 
@@ -264,10 +271,14 @@ quoted_source(StrategySpec *spec)
 
 /*
  * The candidate query: see the file header.  The first row it returns
- * counts the eligible rows already granted in the group (0 without a
- * ledger); the others are the candidates.  Strategy and version are
- * literals, not parameters: constants let the planner pass amount() only
- * the columns it reads, whatever plan_cache_mode says.
+ * counts the eligible rows already taken in the group and decided for this
+ * strategy (0 without a ledger); the others are the candidates, in rank
+ * order (when the spec has one), then at and order key, each with whether
+ * its order is taken in the group and the strategy's recorded decision of
+ * it (to record what changed only).  Strategy and version are literals, not
+ * parameters: constants let the planner pass amount() only the columns it
+ * reads, whatever plan_cache_mode says.  The window is plain range
+ * conditions on the source's at, so that an index on it restricts the scan.
  */
 static char *
 candidate_query(RunState *run)
@@ -291,28 +302,41 @@ candidate_query(RunState *run)
 		appendStringInfo(&extra_inner, ", %s AS x%d", column_as_text(run, (char *) lfirst(lc)), i);
 		appendStringInfoString(&extra_nulls, ", NULL::pg_catalog.text");
 	}
+	if (spec->has_rank)
+		appendStringInfo(&extra_inner, ", s.%s AS rank_raw", quote_identifier(spec->key_rank.name));
 
 	return psprintf("WITH c AS MATERIALIZED ("
-					" SELECT e.*, %s AS granted_before"
+					" SELECT e.*, %s AS claimed, %s AS previous_outcome,"
+					"        %s AS previous_version, %s AS previous_amount, %s AS settled"
 					"   FROM (SELECT %s AS o, %s AS b, (s.%s)::pg_catalog.timestamptz AS a,"
 					"                %s AS m, %s AS cur,"
 					"                compensation.amount(%s, s, %d) AS amount,"
 					"                s.%s AS at_raw, s.%s AS order_raw%s"
 					"           FROM %s AS s"
 					"          WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
-					"            AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL"
+					"            AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL AND $5 IS NOT NULL"
 					"         OFFSET 0) AS e"
 					"   %s"
 					"  WHERE e.amount IS NOT NULL)"
 					" SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz,"
 					"        NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.numeric,"
-					"        pg_catalog.count(*)%s"
-					"   FROM c WHERE c.granted_before"
+					"        pg_catalog.count(*), NULL::pg_catalog.bool, NULL::pg_catalog.text,"
+					"        NULL::pg_catalog.int4, NULL::pg_catalog.int8%s"
+					"   FROM c WHERE c.settled"
 					" UNION ALL"
-					" (SELECT c.o, c.b, c.a, c.m, c.cur, c.amount, NULL::pg_catalog.int8%s"
-					"    FROM c WHERE NOT c.granted_before"
-					"   ORDER BY c.at_raw, c.order_raw)",
+					" (SELECT c.o, c.b, c.a, c.m, c.cur, c.amount, NULL::pg_catalog.int8, c.claimed,"
+					"         c.previous_outcome, c.previous_version, c.previous_amount%s"
+					"    FROM c WHERE NOT c.settled"
+					"   ORDER BY %sc.at_raw, c.order_raw)",
 					run->against_ledger ? "g.order_key IS NOT NULL" : "false",
+					run->against_ledger ? "d.outcome" : "NULL::pg_catalog.text",
+					run->against_ledger ? "d.version" : "NULL::pg_catalog.int4",
+					run->against_ledger ? "d.amount_minor" : "NULL::pg_catalog.int8",
+					/* taken in the group, and recorded as such for this strategy */
+					run->against_ledger
+					? "(g.order_key IS NOT NULL AND d.outcome IS NOT NULL"
+					"   AND d.outcome IN ('granted', 'holdout', 'duplicate'))"
+					: "false",
 					column_as_text(run, spec->key_order.name),
 					column_as_text(run, spec->key_buyer.name),
 					at,
@@ -323,11 +347,15 @@ candidate_query(RunState *run)
 					quoted_source(spec),
 					at, at, at,
 					run->against_ledger
-					? "LEFT JOIN compensation.granted_orders AS g"
+					? "LEFT JOIN compensation.claimed_orders AS g"
 					"   ON g.exclusive_group OPERATOR(pg_catalog.=) $1"
 					"  AND g.order_key OPERATOR(pg_catalog.=) e.o"
+					" LEFT JOIN compensation.decided_orders AS d"
+					"   ON d.strategy_id OPERATOR(pg_catalog.=) $5"
+					"  AND d.order_key OPERATOR(pg_catalog.=) e.o"
 					: "",
-					extra_nulls.data, extra.data);
+					extra_nulls.data, extra.data,
+					spec->has_rank ? "c.rank_raw DESC NULLS LAST, " : "");
 }
 
 /* ---- deciding ----------------------------------------------------------- */
@@ -367,6 +395,15 @@ read_candidate(RunState *run, HeapTuple tuple, TupleDesc desc, Candidate *candid
 	if (candidate->exponent < 0)
 		elog(ERROR, "unexpected currency \"%s\" of an eligible row", currency);
 
+	candidate->claimed = DatumGetBool(SPI_getbinval(tuple, desc, CANDIDATE_CLAIMED, &isnull));
+	candidate->previous_outcome = text_or_null(tuple, desc, CANDIDATE_PREVIOUS_OUTCOME);
+	if (candidate->previous_outcome)
+	{
+		candidate->previous_version =
+			DatumGetInt32(SPI_getbinval(tuple, desc, CANDIDATE_PREVIOUS_VERSION, &isnull));
+		candidate->previous_amount_minor =
+			DatumGetInt64(SPI_getbinval(tuple, desc, CANDIDATE_PREVIOUS_AMOUNT, &isnull));
+	}
 	candidate->column_values = palloc(sizeof(char *) * Max(list_length(spec->candidate_columns), 1));
 	for (int i = 0; i < list_length(spec->candidate_columns); i++)
 		candidate->column_values[i] = text_or_null(tuple, desc, CANDIDATE_FIRST_COLUMN + i);
@@ -418,34 +455,47 @@ check_candidate_keys(RunState *run, Candidate *candidate)
 
 /*
  * decide
- *		The first check a candidate fails skips it: duplicate, holdout,
- *		budget (none for its market), currency, cap, budget (does not fit
- *		what is left).  Otherwise it is granted and spends its budget.
+ *		The first check a candidate fails skips it: duplicate (taken by this
+ *		run, or in its group before), budget (none for its market),
+ *		currency, cap, budget (does not fit what is left), pace (does not fit
+ *		today's allowance of an evenly paced budget).  A candidate that passes
+ *		them all is held out when its buyer is in the holdout, and granted
+ *		otherwise: the holdout decision comes last, so the holdout is the
+ *		configured share of would-be grants in every period and never
+ *		consumes budget.  A holdout counts toward the buyer's caps and takes
+ *		the order in its group, as a grant does, so both arms live by the
+ *		same rules.
  */
 static void
 decide(RunState *run, Candidate *candidate)
 {
 	StrategySpec *spec = run->spec;
 	BudgetState *budget = NULL;
+	bool		caps = spec->cap_count.present || spec->cap_amount.present;
 	Outcome		outcome;
 
 	run->candidates++;
 	check_candidate_keys(run, candidate);
 
-	if (run->callbacks->granted_by_run(run, candidate->order_key))
+	if (run->callbacks->granted_by_run(run, candidate->order_key) || candidate->claimed)
 		outcome = OUTCOME_DUPLICATE;
-	else if (spec->holdout_buckets > 0 &&
-			 buyer_in_holdout(spec->holdout_salt, spec->holdout_buckets,
-							  candidate->buyer, strlen(candidate->buyer)))
-		outcome = OUTCOME_HOLDOUT;
 	else if ((budget = budget_for(run, candidate->market)) == NULL)
 		outcome = OUTCOME_BUDGET;	/* no budget for this market */
 	else if (budget->currency[0] != '\0' && strcmp(budget->currency, candidate->currency) != 0)
 		outcome = OUTCOME_CURRENCY;
-	else if ((spec->cap_count.present || spec->cap_amount.present) && breaks_cap(run, candidate))
+	else if (caps && breaks_cap(run, candidate))
 		outcome = OUTCOME_CAP;
 	else if (candidate->amount_minor > budget->remaining_minor)
+	{
 		outcome = OUTCOME_BUDGET;
+		budget->exhausted = true;
+	}
+	else if (budget->even && candidate->amount_minor > budget->pace_remaining_minor)
+		outcome = OUTCOME_PACE;
+	else if (spec->holdout_buckets > 0 &&
+			 buyer_in_holdout(spec->holdout_salt, spec->holdout_buckets,
+							  candidate->buyer, strlen(candidate->buyer)))
+		outcome = OUTCOME_HOLDOUT;
 	else
 		outcome = OUTCOME_GRANTED;
 
@@ -453,14 +503,15 @@ decide(RunState *run, Candidate *candidate)
 	{
 		run->granted_count++;
 		budget->remaining_minor -= candidate->amount_minor;
+		budget->pace_remaining_minor -= candidate->amount_minor;
 		budget->spent_minor += candidate->amount_minor;
 		add_to_totals(run, candidate->currency, candidate->exponent, candidate->amount_minor);
-		if (spec->cap_count.present || spec->cap_amount.present)
-			add_history(run, candidate->buyer, candidate->at, candidate->amount_minor,
-						candidate->currency, true);
 	}
 	else
 		run->skipped[outcome]++;
+	if ((outcome == OUTCOME_GRANTED || outcome == OUTCOME_HOLDOUT) && caps)
+		add_history(run, candidate->buyer, candidate->at, candidate->amount_minor,
+					candidate->currency, true);
 	run->callbacks->decided(run, candidate, outcome, budget);
 	run->current_order = NULL;
 }
@@ -475,7 +526,7 @@ decide(RunState *run, Candidate *candidate)
 void
 run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 {
-	Datum		args[4];
+	Datum		args[5];
 	ErrorContextCallback errcallback;
 	AuthorSwitch author;
 	Portal		portal;
@@ -485,6 +536,7 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 	args[1] = TimestampTzGetDatum(from);
 	args[2] = TimestampTzGetDatum(to);
 	args[3] = TimestampTzGetDatum(run->as_of);
+	args[4] = Int32GetDatum(run->spec->strategy_id);
 
 	errcallback.callback = run_error_context;
 	errcallback.arg = run;
@@ -497,7 +549,7 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 	/* the author's code runs as the cursor is planned, opened and read */
 	if (OidIsValid(run->author))
 		become_author(run->author, &author);
-	portal = SPI_cursor_open_with_args(NULL, query, 4, candidate_argtypes, args, NULL, true, 0);
+	portal = SPI_cursor_open_with_args(NULL, query, 5, candidate_argtypes, args, NULL, true, 0);
 	if (OidIsValid(run->author))
 		stop_being_author(&author);
 
@@ -536,7 +588,9 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 			MemoryContextReset(run->row_context);
 			oldcontext = MemoryContextSwitchTo(run->row_context);
 			read_candidate(run, tuple, batch->tupdesc, &candidate);
-			decide(run, &candidate);
+			if (run->callbacks->settled == NULL || candidate.order_key == NULL ||
+				!run->callbacks->settled(run, candidate.order_key))
+				decide(run, &candidate);
 			MemoryContextSwitchTo(oldcontext);
 			if ((run->rows_read & 1023) == 0)
 				report_progress(run);

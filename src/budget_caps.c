@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "apply.h"
@@ -46,28 +47,59 @@ typedef struct BuyerHistory
 Size		buyer_history_entry_size = sizeof(BuyerHistory);
 
 /*
+ * The end of as_of's day (local midnight, in the session TimeZone), within
+ * [period_start, period_end]: how far an even pace may have spent by then.
+ */
+static int64
+elapsed_by_end_of_day(TimestampTz as_of, TimestampTz period_start, TimestampTz period_end)
+{
+	Interval	one_day = {0, 1, 0};
+	TimestampTz day_end;
+
+	day_end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_trunc,
+													  CStringGetTextDatum("day"),
+													  TimestampTzGetDatum(as_of)));
+	day_end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(day_end),
+													  PointerGetDatum(&one_day)));
+	return Max(0, Min(day_end, period_end) - period_start);
+}
+
+/*
  * load_budgets
  *		The budgets of the strategy's program for the run's quarter; locked
- *		FOR UPDATE (in budget_id order) when for_update.
+ *		FOR UPDATE (in budget_id order) when for_update.  A budget paced
+ *		'even' may spend, as of the run, at most its amount times the share of
+ *		the quarter elapsed by the end of as_of's day, rounded down to a minor
+ *		unit, less what it has spent.
  */
 void
 load_budgets(RunState *run, bool for_update)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		args[2];
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT8OID, INT8OID};
+	Datum		args[4];
 	int			ret;
 	MemoryContext oldcontext;
+	TimestampTz quarter_begins = quarter_start(run->quarter, compensation_fiscal_start_month);
+	TimestampTz quarter_ends = quarter_start(quarter_add(run->quarter, 1), compensation_fiscal_start_month);
 
 	args[0] = CStringGetTextDatum(run->spec->program);
 	args[1] = CStringGetTextDatum(run->quarter_label);
+	args[2] = Int64GetDatum(elapsed_by_end_of_day(run->as_of, quarter_begins, quarter_ends));
+	args[3] = Int64GetDatum(quarter_ends - quarter_begins);
 	ret = SPI_execute_with_args(psprintf("SELECT budget_id, market, currency::pg_catalog.text,"
-										 "       amount_minor OPERATOR(pg_catalog.-) spent_minor"
+										 "       amount_minor OPERATOR(pg_catalog.-) spent_minor,"
+										 "       pacing OPERATOR(pg_catalog.=) 'even',"
+										 "       pg_catalog.floor(amount_minor::pg_catalog.numeric"
+										 "                        OPERATOR(pg_catalog.*) $3"
+										 "                        OPERATOR(pg_catalog./) $4)::pg_catalog.int8"
+										 "         OPERATOR(pg_catalog.-) spent_minor"
 										 "  FROM compensation.budget"
 										 " WHERE program OPERATOR(pg_catalog.=) $1"
 										 "   AND quarter OPERATOR(pg_catalog.=) $2"
 										 " ORDER BY budget_id%s",
 										 for_update ? " FOR UPDATE" : ""),
-								2, argtypes, args, NULL, false, 0);
+								4, argtypes, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "unexpected SPI result %s reading budgets", SPI_result_code_string(ret));
 
@@ -88,6 +120,8 @@ load_budgets(RunState *run, bool for_update)
 		strlcpy(b->currency, TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull)),
 				sizeof(b->currency));
 		b->remaining_minor = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+		b->even = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+		b->pace_remaining_minor = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 	}
 	MemoryContextSwitchTo(oldcontext);
 	SPI_freetuptable(SPI_tuptable);
@@ -106,6 +140,30 @@ set_single_budget(RunState *run, const char *currency, int64 amount_minor)
 	if (currency)
 		strlcpy(run->budgets[0].currency, currency, sizeof(run->budgets[0].currency));
 	run->budgets[0].remaining_minor = currency ? amount_minor : PG_INT64_MAX;
+	run->budgets[0].amount_minor = run->budgets[0].remaining_minor;
+}
+
+/*
+ * set_single_budget_pacing
+ *		Pace a backtest's budget evenly over [period_start, period_end), as of
+ *		the run: called before each step of a replay.
+ */
+void
+set_single_budget_pacing(RunState *run, TimestampTz period_start, TimestampTz period_end)
+{
+	BudgetState *b = &run->budgets[0];
+	Numeric		allowed;
+	int64		allowed_minor;
+
+	b->even = true;
+	allowed = numeric_mul_opt_error(int64_to_numeric(b->amount_minor),
+									int64_to_numeric(elapsed_by_end_of_day(run->as_of, period_start,
+																		   period_end)),
+									NULL);
+	allowed = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc, NumericGetDatum(allowed),
+												  NumericGetDatum(int64_to_numeric(period_end - period_start))));
+	allowed_minor = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(allowed)));
+	b->pace_remaining_minor = allowed_minor - (b->amount_minor - b->remaining_minor);
 }
 
 /* The market's budget if there is one, else the all-markets budget. */
@@ -165,8 +223,9 @@ cap_window_start(RunState *run, CapRule *cap, TimestampTz at)
 
 /*
  * load_history
- *		Earlier non-voided grants that a cap could count (a backtest starts
- *		from an empty ledger and does not call this).
+ *		Earlier non-voided grants, and holdouts (shadow grants: both arms live
+ *		by the same caps), that a cap could count (a backtest starts from an
+ *		empty ledger and does not call this).
  */
 void
 load_history(RunState *run)
@@ -200,7 +259,19 @@ load_history(RunState *run)
 												" WHERE voided_at IS NULL"
 												"   AND %s"
 												"   AND at OPERATOR(pg_catalog.>) $3"
+												"   AND at OPERATOR(pg_catalog.<=) $4"
+												/* a holdout counts as a shadow grant */
+												" UNION ALL"
+												" SELECT buyer, at, amount_minor, currency::pg_catalog.text,"
+												"       strategy_id OPERATOR(pg_catalog.=) $1"
+												"  FROM compensation.candidate_outcome"
+												" WHERE arm OPERATOR(pg_catalog.=) 'holdout'"
+												"   AND %s"
+												"   AND at OPERATOR(pg_catalog.>) $3"
 												"   AND at OPERATOR(pg_catalog.<=) $4",
+												program_scope
+												? "program OPERATOR(pg_catalog.=) $2"
+												: "strategy_id OPERATOR(pg_catalog.=) $1 AND $2 IS NOT NULL",
 												program_scope
 												? "program OPERATOR(pg_catalog.=) $2"
 												: "strategy_id OPERATOR(pg_catalog.=) $1 AND $2 IS NOT NULL"),

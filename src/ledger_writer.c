@@ -2,9 +2,9 @@
  *
  * ledger_writer.c
  *	  What a real run writes: grants, their outbox messages and NOTIFY,
- *	  holdout records, the budgets' spending and the run row.
+ *	  the budgets' spending and the run row (its decisions: decisions.c).
  *
- * Grants and holdout records are buffered and written WRITE_BATCH at a
+ * Grants are buffered and written WRITE_BATCH at a
  * time, each batch one INSERT ... SELECT FROM unnest() of arrays, with
  * prepared plans; grant ids are taken from the sequence first so that the
  * outbox rows and the NOTIFY payload can name them.  Everything is written
@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "apply.h"
+#include "notify.h"
 
 /*
  * NOTIFY payloads must stay under 8000 bytes (NOTIFY_PAYLOAD_MAX_LENGTH,
@@ -74,44 +75,6 @@ make_array(Datum *elements, bool *nulls, int count, Oid element_type)
 	return construct_md_array(elements, nulls, 1, dims, lbs, element_type, typlen, typbyval, typalign);
 }
 
-/* Render a notification template; placeholders were checked at definition. */
-static char *
-render_message(StrategySpec *spec, const char *order_key, const char *buyer,
-			   int64 amount_minor, int exponent, const char *currency)
-{
-	StringInfoData buf;
-	const char *p = spec->notify_template;
-
-	initStringInfo(&buf);
-	while (*p)
-	{
-		const char *value = NULL;
-		int			skip = 0;
-
-		if (*p == '{')
-		{
-			if (strncmp(p, "{order}", 7) == 0)
-				value = order_key, skip = 7;
-			else if (strncmp(p, "{buyer}", 7) == 0)
-				value = buyer, skip = 7;
-			else if (strncmp(p, "{amount}", 8) == 0)
-				value = format_major_fixed(amount_minor, exponent), skip = 8;
-			else if (strncmp(p, "{currency}", 10) == 0)
-				value = currency, skip = 10;
-			else if (strncmp(p, "{instrument}", 12) == 0)
-				value = spec->instrument, skip = 12;
-		}
-		if (value)
-		{
-			appendStringInfoString(&buf, value);
-			p += skip;
-		}
-		else
-			appendStringInfoChar(&buf, *p++);
-	}
-	return buf.data;
-}
-
 static void
 buffer_row(WriteBuffer *buffer, const char *order_key, const char *buyer, const char *market,
 		   TimestampTz at, const char *currency, int64 amount_minor, int64 budget_id,
@@ -144,6 +107,19 @@ free_buffer_values(WriteBuffer *buffer)
 		pfree(DatumGetPointer(buffer->currencies[i]));
 		if (buffer->messages[i])
 			pfree(DatumGetPointer(buffer->messages[i]));
+		if (buffer->notices[i])
+		{
+			GrantNotice *notice = buffer->notices[i];
+
+			if (notice->code)
+				pfree(notice->code);
+			if (notice->message)
+				pfree(notice->message);
+			if (notice->void_message)
+				pfree(notice->void_message);
+			pfree(notice);
+			buffer->notices[i] = NULL;
+		}
 	}
 	buffer->count = 0;
 }
@@ -188,7 +164,10 @@ flush_grants(RunState *run)
 	StrategySpec *spec = run->spec;
 	int			n = buffer->count;
 	Datum	   *grant_ids;
-	Datum		args[15];
+	Datum		args[17];
+	char		nulls[17];
+	Datum	   *codes = NULL;
+	bool	   *code_nulls = NULL;
 	Datum		count_arg[1];
 
 	if (n == 0)
@@ -221,41 +200,57 @@ flush_grants(RunState *run)
 	args[12] = CStringGetTextDatum(spec->instrument);
 	args[13] = PointerGetDatum(make_array(buffer->budget_ids, NULL, n, INT8OID));
 	args[14] = TimestampTzGetDatum(run->as_of);
-	execute_plan(run->grant_plan, args, NULL, SPI_OK_INSERT);
-
-	if (spec->notify_template)
+	/* voucher codes (NULL: none, unnest pads), expiry */
+	memset(nulls, ' ', sizeof(nulls));
+	if (spec->notify && spec->notify->uses_code)
 	{
-		Datum		outbox_args[3];
+		codes = palloc(sizeof(Datum) * n);
+		code_nulls = palloc(sizeof(bool) * n);
+		for (int i = 0; i < n; i++)
+		{
+			code_nulls[i] = buffer->notices[i]->code == NULL;
+			codes[i] = code_nulls[i] ? (Datum) 0 : CStringGetTextDatum(buffer->notices[i]->code);
+		}
+		args[15] = PointerGetDatum(make_array(codes, code_nulls, n, TEXTOID));
+	}
+	else
+		nulls[15] = 'n';
+	if (spec->has_expires)
+		args[16] = DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(run->as_of),
+									   PointerGetDatum(&spec->expires));
+	else
+		nulls[16] = 'n';
+	execute_plan(run->grant_plan, args, nulls, SPI_OK_INSERT);
 
+	if (spec->notify)
+	{
+		Datum		outbox_args[5];
+		Datum	   *channels = palloc(sizeof(Datum) * n);
+		Datum	   *messages = palloc(sizeof(Datum) * n);
+		Datum	   *void_messages = palloc(sizeof(Datum) * n);
+		bool	   *void_nulls = palloc(sizeof(bool) * n);
+		Datum	   *reachable = palloc(sizeof(Datum) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			GrantNotice *notice = buffer->notices[i];
+
+			channels[i] = CStringGetTextDatum(notice->channel);
+			messages[i] = CStringGetTextDatum(notice->message);
+			void_nulls[i] = notice->void_message == NULL;
+			void_messages[i] = void_nulls[i] ? (Datum) 0 : CStringGetTextDatum(notice->void_message);
+			reachable[i] = BoolGetDatum(notice->reachable);
+		}
 		outbox_args[0] = args[0];
-		outbox_args[1] = CStringGetTextDatum(spec->notify_channel);
-		outbox_args[2] = PointerGetDatum(make_array(buffer->messages, NULL, n, TEXTOID));
+		outbox_args[1] = PointerGetDatum(make_array(channels, NULL, n, TEXTOID));
+		outbox_args[2] = PointerGetDatum(make_array(messages, NULL, n, TEXTOID));
+		outbox_args[3] = PointerGetDatum(make_array(void_messages, void_nulls, n, TEXTOID));
+		outbox_args[4] = PointerGetDatum(make_array(reachable, NULL, n, BOOLOID));
 		execute_plan(run->outbox_plan, outbox_args, NULL, SPI_OK_INSERT);
 	}
 
 	notify_grants(grant_ids, n);
 	pfree(grant_ids);
-	free_buffer_values(buffer);
-}
-
-static void
-flush_holdouts(RunState *run)
-{
-	WriteBuffer *buffer = run->holdouts;
-	int			n = buffer->count;
-	Datum		args[8];
-
-	if (n == 0)
-		return;
-	args[0] = Int32GetDatum(run->spec->strategy_id);
-	args[1] = Int32GetDatum(run->spec->version);
-	args[2] = Int64GetDatum(run->run_id);
-	args[3] = PointerGetDatum(make_array(buffer->order_keys, NULL, n, TEXTOID));
-	args[4] = PointerGetDatum(make_array(buffer->buyers, NULL, n, TEXTOID));
-	args[5] = PointerGetDatum(make_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
-	args[6] = PointerGetDatum(make_array(buffer->currencies, NULL, n, TEXTOID));
-	args[7] = PointerGetDatum(make_array(buffer->amounts, NULL, n, INT8OID));
-	execute_plan(run->holdout_plan, args, NULL, SPI_OK_INSERT);
 	free_buffer_values(buffer);
 }
 
@@ -268,45 +263,45 @@ prepare_writes(RunState *run)
 {
 	Oid			id_types[1] = {INT4OID};
 	Oid			text_types[2] = {TEXTOID, TEXTOID};
-	Oid			grant_types[15] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+	Oid			grant_types[17] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID};
-	Oid			outbox_types[3] = {INT8ARRAYOID, TEXTOID, TEXTARRAYOID};
-	Oid			holdout_types[8] = {INT4OID, INT4OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID,
-	TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Oid			outbox_types[5] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
 	MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
 
 	run->grants = palloc0(sizeof(WriteBuffer));
-	run->holdouts = palloc0(sizeof(WriteBuffer));
 	MemoryContextSwitchTo(oldcontext);
 
-	run->ledger_order_plan = prepare("SELECT FROM compensation.ledger"
+	run->ledger_order_plan = prepare("SELECT FROM compensation.claimed_orders"
 									 " WHERE exclusive_group OPERATOR(pg_catalog.=) $1"
 									 "   AND order_key OPERATOR(pg_catalog.=) $2", 2, text_types);
 	run->grant_id_plan = prepare("SELECT pg_catalog.nextval('compensation.ledger_grant_id_seq'::pg_catalog.regclass)"
 								 "  FROM pg_catalog.generate_series(1, $1)", 1, id_types);
 	run->grant_plan = prepare("INSERT INTO compensation.ledger"
 							  " (grant_id, run_id, strategy_id, version, program, exclusive_group,"
-							  "  order_key, buyer, market, at, currency, amount_minor, instrument, budget_id, as_of)"
-							  " SELECT u.g, $2, $3, $4, $5, $6, u.o, u.b, u.m, u.a, u.c, u.x, $13, u.bid, $15"
+							  "  order_key, buyer, market, at, currency, amount_minor, instrument, budget_id, as_of,"
+							  "  voucher_code, expires_at)"
+							  " SELECT u.g, $2, $3, $4, $5, $6, u.o, u.b, u.m, u.a, u.c, u.x, $13, u.bid, $15, u.code, $17"
 							  "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($7), pg_catalog.unnest($8),"
 							  "                   pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
-							  "                   pg_catalog.unnest($12), pg_catalog.unnest($14))"
-							  "        AS u(g, o, b, m, a, c, x, bid)", 15, grant_types);
-	run->outbox_plan = prepare("INSERT INTO compensation.outbox (grant_id, channel, message)"
-							   " SELECT u.g, $2, u.m"
-							   "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS u(g, m)",
-							   3, outbox_types);
-	run->holdout_plan = prepare("INSERT INTO compensation.holdout_decision"
-								" (strategy_id, order_key, buyer, version, at, currency, amount_minor, run_id)"
-								" SELECT $1, u.o, u.b, $2, u.a, u.c, u.x, $3"
-								"   FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
-								"                   pg_catalog.unnest($7), pg_catalog.unnest($8)) AS u(o, b, a, c, x)"
-								" ON CONFLICT (strategy_id, order_key) DO NOTHING", 8, holdout_types);
+							  "                   pg_catalog.unnest($12), pg_catalog.unnest($14), pg_catalog.unnest($16))"
+							  "        AS u(g, o, b, m, a, c, x, bid, code)", 17, grant_types);
+	/* a buyer no listed channel reaches gets the message 'dead' at once */
+	run->outbox_plan = prepare("INSERT INTO compensation.outbox_message"
+							   " (grant_id, kind, channel, message, void_message, status, last_error)"
+							   " SELECT u.g, 'grant', u.ch, u.m, u.vm,"
+							   "        CASE WHEN u.r THEN 'pending' ELSE 'dead' END,"
+							   "        CASE WHEN u.r THEN NULL ELSE 'no listed channel reaches the buyer' END"
+							   "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							   "                   pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(g, ch, m, vm, r)",
+							   5, outbox_types);
 }
 
 
-/* A granted candidate, with its message; written WRITE_BATCH at a time. */
+/*
+ * A granted candidate, with its voucher code and message (notify.c);
+ * written WRITE_BATCH at a time.
+ */
 void
 buffer_grant(RunState *run, Candidate *candidate, BudgetState *budget)
 {
@@ -314,30 +309,28 @@ buffer_grant(RunState *run, Candidate *candidate, BudgetState *budget)
 
 	buffer_row(run->grants, candidate->order_key, candidate->buyer, candidate->market,
 			   candidate->at, candidate->currency, candidate->amount_minor, budget->budget_id,
-			   spec->notify_template
-			   ? render_message(spec, candidate->order_key, candidate->buyer,
-								candidate->amount_minor, candidate->exponent, candidate->currency)
-			   : NULL,
-			   run->run_context);
+			   NULL, run->run_context);
+	if (spec->notify)
+	{
+		MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
+		TimestampTz expires_at = spec->has_expires
+			? DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(run->as_of),
+													  PointerGetDatum(&spec->expires)))
+			: DT_NOEND;
+
+		run->grants->notices[run->grants->count - 1] = make_grant_notice(spec, candidate, expires_at);
+		MemoryContextSwitchTo(oldcontext);
+	}
 	if (run->grants->count == WRITE_BATCH)
 		flush_grants(run);
 }
 
-/* A held-out candidate, with the amount it would have had. */
-void
-buffer_holdout(RunState *run, Candidate *candidate)
-{
-	buffer_row(run->holdouts, candidate->order_key, candidate->buyer, candidate->market,
-			   candidate->at, candidate->currency, candidate->amount_minor, 0, NULL,
-			   run->run_context);
-	if (run->holdouts->count == WRITE_BATCH)
-		flush_holdouts(run);
-}
-
 /*
- * Has this run granted order_key?  For a real run, which remembers only a
- * hash of the orders it granted: on a hash match, the grants not written
- * yet, then the ledger (this run's own rows, under its locks), confirm.
+ * Has this run granted (or held out) order_key?  For a real run, which
+ * remembers only a hash of the orders it took: on a hash match, the grants
+ * and holdouts not written yet, then what is written (this run's own rows,
+ * under its locks), confirm.
  */
 bool
 ledger_has_order(RunState *run, const char *order_key)
@@ -355,6 +348,8 @@ ledger_has_order(RunState *run, const char *order_key)
 			memcmp(VARDATA_ANY(pending_key), order_key, key_len) == 0)
 			return true;
 	}
+	if (pending_holdout(run, order_key))
+		return true;
 	args[0] = CStringGetTextDatum(run->spec->exclusive_group);
 	args[1] = CStringGetTextDatum(order_key);
 	execute_plan(run->ledger_order_plan, args, NULL, SPI_OK_SELECT);
@@ -371,26 +366,30 @@ ledger_has_order(RunState *run, const char *order_key)
 void
 finish_writes(RunState *run)
 {
-	Oid			budget_types[2] = {INT8OID, INT8OID};
-	Oid			done_types[9] = {INT8OID, INT8OID, INT8OID, JSONBOID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID};
-	Datum		done_args[9];
+	Oid			budget_types[4] = {INT8OID, INT8OID, BOOLOID, TIMESTAMPTZOID};
+	Oid			done_types[11] = {INT8OID, INT8OID, INT8OID, JSONBOID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		done_args[11];
 
 	flush_grants(run);
-	flush_holdouts(run);
+	flush_decisions(run);
 	for (int i = 0; i < run->nbudgets; i++)
 	{
-		Datum		budget_args[2];
+		Datum		budget_args[4];
 
-		if (run->budgets[i].spent_minor == 0)
+		if (run->budgets[i].spent_minor == 0 && !run->budgets[i].exhausted)
 			continue;
 		budget_args[0] = Int64GetDatum(run->budgets[i].budget_id);
 		budget_args[1] = Int64GetDatum(run->budgets[i].spent_minor);
+		budget_args[2] = BoolGetDatum(run->budgets[i].exhausted);
+		budget_args[3] = TimestampTzGetDatum(run->as_of);
 		if (SPI_execute_with_args("UPDATE compensation.budget"
 								  "   SET spent_minor = spent_minor OPERATOR(pg_catalog.+) $2,"
+								  "       exhausted_at = COALESCE(exhausted_at,"
+								  "                        CASE WHEN $3 THEN $4::pg_catalog.timestamptz END),"
 								  "       updated_at = pg_catalog.now()"
 								  " WHERE budget_id OPERATOR(pg_catalog.=) $1",
-								  2, budget_types, budget_args, NULL, false, 0) != SPI_OK_UPDATE)
+								  4, budget_types, budget_args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "unexpected failure updating budget " INT64_FORMAT, run->budgets[i].budget_id);
 	}
 	done_args[0] = Int64GetDatum(run->run_id);
@@ -402,12 +401,15 @@ finish_writes(RunState *run)
 	done_args[6] = Int64GetDatum(run->skipped[OUTCOME_BUDGET]);
 	done_args[7] = Int64GetDatum(run->skipped[OUTCOME_DUPLICATE]);
 	done_args[8] = Int64GetDatum(run->skipped[OUTCOME_CURRENCY]);
+	done_args[9] = Int64GetDatum(run->skipped[OUTCOME_PACE]);
+	done_args[10] = Int64GetDatum(run->skipped[OUTCOME_EXPIRED]);
 	if (SPI_execute_with_args("UPDATE compensation.run"
 							  "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
 							  "       candidates = $2, granted = $3, amount_by_currency = $4,"
 							  "       skipped_holdout = $5, skipped_cap = $6, skipped_budget = $7,"
-							  "       skipped_duplicate = $8, skipped_currency = $9"
+							  "       skipped_duplicate = $8, skipped_currency = $9,"
+							  "       skipped_pace = $10, skipped_expired = $11"
 							  " WHERE run_id OPERATOR(pg_catalog.=) $1",
-							  9, done_types, done_args, NULL, false, 0) != SPI_OK_UPDATE)
+							  11, done_types, done_args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "unexpected failure finishing the run");
 }

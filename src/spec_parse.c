@@ -959,7 +959,8 @@ parse_notify(StrategySpec *spec, JsonbValue *notify, const char *path, const Loc
 	{
 		int			count;
 
-		channels = require_key(notify, path, "channels", hint);
+		if (channels == NULL)	/* named as before lists existed */
+			(void) require_key(notify, path, "channel", hint);
 		if (!is_array(channels))
 			spec_error(ERRCODE_INVALID_PARAMETER_VALUE, channels_path, channel_hint,
 					   "expected an array, found %s", json_type_name(channels));

@@ -22,6 +22,11 @@ CREATE TABLE compensation.budget (
 	currency	char(3) NOT NULL REFERENCES compensation.currency (code),
 	amount_minor bigint NOT NULL CHECK (amount_minor >= 0),
 	spent_minor bigint NOT NULL DEFAULT 0 CHECK (spent_minor >= 0),
+	-- 'asap': spend as candidates come; 'even': at most budget x the share
+	-- of the quarter elapsed by the end of the run's day (src/budget_caps.c)
+	pacing		text NOT NULL DEFAULT 'asap' CHECK (pacing IN ('asap', 'even')),
+	-- when a run first could not fund a candidate for budget (NULL: never)
+	exhausted_at timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	updated_at	timestamptz NOT NULL DEFAULT now(),
 	updated_by	name NOT NULL DEFAULT session_user,
@@ -47,6 +52,8 @@ SELECT b.program,
 	   compensation.to_major_units(b.amount_minor - b.spent_minor, b.currency) AS remaining,
 	   b.amount_minor,
 	   b.spent_minor,
+	   b.pacing,
+	   b.exhausted_at,
 	   b.updated_at,
 	   b.updated_by,
 	   b.budget_id
@@ -56,13 +63,16 @@ COMMENT ON VIEW compensation.budgets IS
 	'budgets in the currency''s major unit, with what is spent and what remains';
 
 /*
- * set_budget(program, quarter, amount, currency, market) -> budget_id
+ * set_budget(program, quarter, amount, currency, market, pacing) -> budget_id
  *		Creates or replaces one quarter's budget.  The amount must be exact in
  *		the currency's minor units and not below what is already spent; the
- *		currency of a budget that has spent money cannot change.
+ *		currency of a budget that has spent money cannot change.  pacing is
+ *		'asap' or 'even' (NULL: keep the budget's, 'asap' for a new one).
+ *		Raising the amount of an exhausted budget makes it fund again.
  */
 CREATE FUNCTION compensation.set_budget(program text, quarter text, amount numeric,
-										currency text, market text DEFAULT NULL)
+										currency text, market text DEFAULT NULL,
+										pacing text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -74,6 +84,11 @@ DECLARE
 	result bigint;
 BEGIN
 	PERFORM compensation.refuse_in_restricted_operation('set_budget');
+	IF pacing IS NOT NULL AND pacing NOT IN ('asap', 'even') THEN
+		RAISE EXCEPTION 'unknown pacing "%"', pacing
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'pacing is ''asap'' (spend as candidates come) or ''even'' (at most the share of the quarter elapsed).';
+	END IF;
 	IF program IS NULL OR btrim(program) = '' THEN
 		RAISE EXCEPTION 'program must be a non-empty name'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -139,20 +154,23 @@ BEGIN
 		UPDATE compensation.budget AS b
 		   SET amount_minor = new_amount_minor,
 			   currency = set_budget.currency,
+			   pacing = coalesce(set_budget.pacing, b.pacing),
+			   exhausted_at = CASE WHEN new_amount_minor > b.amount_minor THEN NULL
+								   ELSE b.exhausted_at END,
 			   updated_at = now(),
 			   updated_by = session_user
 		 WHERE b.budget_id OPERATOR(pg_catalog.=) existing.budget_id;
 		result := existing.budget_id;
 	ELSE
-		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
-		VALUES (program, quarter, market, currency, new_amount_minor)
+		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor, pacing)
+		VALUES (program, quarter, market, currency, new_amount_minor, coalesce(pacing, 'asap'))
 		RETURNING budget_id INTO result;
 	END IF;
 	RETURN result;
 END
 $fn$;
 
-COMMENT ON FUNCTION compensation.set_budget(text, text, numeric, text, text) IS
+COMMENT ON FUNCTION compensation.set_budget(text, text, numeric, text, text, text) IS
 	'create or replace one quarter''s budget of a program (market NULL: all markets); returns budget_id';
 
 /*
@@ -254,8 +272,9 @@ BEGIN
 			END IF;
 			CONTINUE;
 		END IF;
-		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor)
-		VALUES (source.program, "to", source.market, source.currency, copied_minor::bigint)
+		INSERT INTO compensation.budget (program, quarter, market, currency, amount_minor, pacing)
+		VALUES (source.program, "to", source.market, source.currency, copied_minor::bigint,
+				source.pacing)
 		ON CONFLICT ON CONSTRAINT budget_program_quarter_market_key DO NOTHING;
 		GET DIAGNOSTICS inserted = ROW_COUNT;
 		written := written + inserted;

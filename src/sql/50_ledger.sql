@@ -25,6 +25,8 @@ CREATE TABLE compensation.run (
 	skipped_budget bigint NOT NULL DEFAULT 0,
 	skipped_duplicate bigint NOT NULL DEFAULT 0,
 	skipped_currency bigint NOT NULL DEFAULT 0,
+	skipped_pace bigint NOT NULL DEFAULT 0,
+	skipped_expired bigint NOT NULL DEFAULT 0,
 	error		text,
 	CONSTRAINT run_failed_has_error CHECK ((status = 'failed') = (error IS NOT NULL)),
 	CONSTRAINT run_has_strategy CHECK (status = 'failed' OR (strategy_id IS NOT NULL AND version IS NOT NULL))
@@ -60,6 +62,10 @@ CREATE TABLE compensation.ledger (
 	-- the logical time of the run that made the grant (its as_of): a replay
 	-- over past dates reads as it happened
 	as_of		timestamptz NOT NULL,
+	-- the voucher's code (when a template shows {code}) and end of validity
+	-- (the run's as_of + the spec's "expires"): src/notify.c, 52_outbox.sql
+	voucher_code text COLLATE "C",
+	expires_at	timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	voided_at	timestamptz,
 	voided_by	name,
@@ -77,43 +83,8 @@ CREATE INDEX ledger_program_at ON compensation.ledger (program, at);
 COMMENT ON TABLE compensation.ledger IS
 	'one row per grant (never deleted; voided with a reason): the money ledger behind view grants';
 
--- What a grant tells the buyer; written in the grant's transaction, so a
--- sender only ever sees notifications of committed grants.
-CREATE TABLE compensation.outbox (
-	grant_id	bigint PRIMARY KEY,
-	channel		text NOT NULL,
-	message		text NOT NULL,
-	created_at	timestamptz NOT NULL DEFAULT now(),
-	sent_at		timestamptz
-);
-
-CREATE INDEX outbox_unsent ON compensation.outbox (grant_id) WHERE sent_at IS NULL;
-
-COMMENT ON TABLE compensation.outbox IS
-	'notifications to send, one per grant, keyed by it (NOTIFY compensation_grant carries the grant ids, comma-separated)';
-
--- Buyers a strategy deliberately left out, with what they would have had:
--- the control group of uplift().  One row per strategy and order.
-CREATE TABLE compensation.holdout_decision (
-	strategy_id	integer NOT NULL,
-	order_key	text COLLATE "C" NOT NULL,
-	buyer		text COLLATE "C" NOT NULL,
-	version		integer NOT NULL,
-	at			timestamptz NOT NULL,
-	currency	char(3) COLLATE "C" NOT NULL,
-	amount_minor bigint NOT NULL,
-	run_id		bigint NOT NULL,
-	decided_at	timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (strategy_id, order_key)
-);
-
-COMMENT ON TABLE compensation.holdout_decision IS
-	'orders whose buyer was in the holdout, with the amount they would have had';
-
 SELECT pg_catalog.pg_extension_config_dump('compensation.run', '');
 SELECT pg_catalog.pg_extension_config_dump('compensation.ledger', '');
-SELECT pg_catalog.pg_extension_config_dump('compensation.outbox', '');
-SELECT pg_catalog.pg_extension_config_dump('compensation.holdout_decision', '');
 SELECT pg_catalog.pg_extension_config_dump('compensation.run_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('compensation.ledger_grant_id_seq', '');
 
@@ -164,22 +135,13 @@ SELECT r.run_id,
 	   r.skipped_budget,
 	   r.skipped_duplicate,
 	   r.skipped_currency,
+	   r.skipped_pace,
+	   r.skipped_expired,
 	   r.error
   FROM compensation.run AS r
   LEFT JOIN compensation.strategy AS s USING (strategy_id);
 
 COMMENT ON VIEW compensation.runs IS 'every committed apply() with its counts, and the failed runs of apply_all() with their error';
-
--- The orders taken in each exclusive group.  apply() reads a strategy's
--- source with its author's rights, and its candidate query anti-joins this
--- view: the author reads the keys (as a reader can in view grants), never
--- the ledger table.
-CREATE VIEW compensation.granted_orders AS
-SELECT l.exclusive_group, l.order_key
-  FROM compensation.ledger AS l;
-
-COMMENT ON VIEW compensation.granted_orders IS
-	'(exclusive group, order key) of every grant, voided or not: an order is granted at most once per group';
 
 -- What apply() returns.  The design's columns come first; amount is NULL
 -- when a run granted in more than one currency (amounts in different
@@ -198,7 +160,9 @@ CREATE TYPE compensation.run_result AS (
 	amount_by_currency jsonb,
 	strategy	text,
 	version		integer,
-	error		text
+	error		text,
+	skipped_pace bigint,
+	skipped_expired bigint
 );
 
 /*
@@ -220,15 +184,16 @@ COMMENT ON FUNCTION compensation.apply(text, timestamptz, boolean) IS
 
 CREATE FUNCTION compensation.simulate(strategy text, "from" timestamptz, "to" timestamptz,
 									  budget numeric DEFAULT NULL, version integer DEFAULT NULL,
-									  budget_currency text DEFAULT NULL)
+									  budget_currency text DEFAULT NULL,
+									  cadence interval DEFAULT '1 day', pacing text DEFAULT 'asap')
 RETURNS TABLE (order_key text, buyer text, at timestamptz, market text,
 			   amount numeric, currency text, outcome text)
 AS 'MODULE_PATHNAME', 'compensation_simulate'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
-COMMENT ON FUNCTION compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text) IS
-	'backtest: one row per candidate with at in [from, to) and its outcome, on an empty ledger; writes nothing (reads the source as the caller)';
+COMMENT ON FUNCTION compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text, interval, text) IS
+	'backtest: the strategy replayed at a cadence over candidates with at in [from, to), on an empty ledger; one row per order with its outcome; writes nothing (reads the source as the caller)';
 
 /*
  * apply_all(as_of, dry_run) -> one run_result per active strategy, higher
@@ -294,27 +259,25 @@ BEGIN
 	UPDATE compensation.ledger AS l
 	   SET voided_at = now(), voided_by = session_user, void_reason = btrim(reason)
 	 WHERE l.grant_id OPERATOR(pg_catalog.=) g.grant_id;
+	-- its message (52_outbox.sql): not sent yet, it is cancelled and never
+	-- delivered (a claimed one too: marking it sent then returns false);
+	-- already sent, the strategy's void_template is queued as a correction.
+	-- A claim or a mark holding the message's row is waited for, then seen.
+	UPDATE compensation.outbox_message AS o
+	   SET status = 'cancelled', available_at = now()
+	 WHERE o.grant_id OPERATOR(pg_catalog.=) g.grant_id
+	   AND o.status OPERATOR(pg_catalog.=) ANY ('{pending,claimed,failed}'::pg_catalog.text[]);
+	INSERT INTO compensation.outbox_message (grant_id, kind, channel, message)
+	SELECT o.grant_id, 'correction', o.channel, o.void_message
+	  FROM compensation.outbox_message AS o
+	 WHERE o.grant_id OPERATOR(pg_catalog.=) g.grant_id
+	   AND o.kind OPERATOR(pg_catalog.=) 'grant'
+	   AND o.status OPERATOR(pg_catalog.=) 'sent'
+	   AND o.void_message IS NOT NULL;
+	PERFORM pg_catalog.pg_notify('compensation_void', g.grant_id::pg_catalog.text);
 	RETURN compensation.to_major_units(g.amount_minor, g.currency);
 END
 $fn$;
 
 COMMENT ON FUNCTION compensation.void_grant(bigint, text) IS
 	'void a grant with a reason: its amount returns to its budget, the row stays';
-
-/* outbox_mark_sent(grant_id) -> true when this call marked it */
-CREATE FUNCTION compensation.outbox_mark_sent(grant_id bigint)
-RETURNS boolean
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT compensation.refuse_in_restricted_operation('outbox_mark_sent');
-	WITH marked AS (
-		UPDATE compensation.outbox AS o SET sent_at = now()
-		 WHERE o.grant_id OPERATOR(pg_catalog.=) outbox_mark_sent.grant_id
-		   AND o.sent_at IS NULL
-		RETURNING 1)
-	SELECT count(*) OPERATOR(pg_catalog.=) 1 FROM marked;
-END;
-
-COMMENT ON FUNCTION compensation.outbox_mark_sent(bigint) IS
-	'mark a grant''s notification as sent (for the sender); false if it already was';

@@ -38,7 +38,7 @@ GRANT SELECT ON compensation.strategies, compensation.strategy,
 
 -- admin (applier's extra rights come with the ledger)
 GRANT EXECUTE ON FUNCTION
-	compensation.set_budget(text, text, numeric, text, text),
+	compensation.set_budget(text, text, numeric, text, text, text),
 	compensation.roll_quarter(text, text, boolean),
 	compensation.define_strategy(text, jsonb),
 	compensation.activate(text, integer),
@@ -53,9 +53,10 @@ GRANT EXECUTE ON FUNCTION
 
 -- the ledger: read by everyone, written by apply/void only
 GRANT SELECT ON compensation.grants, compensation.runs, compensation.outbox,
-	compensation.holdout_decision, compensation.granted_orders TO compensation_reader;
+	compensation.holdout_decision, compensation.decisions, compensation.claimed_orders,
+	compensation.decided_orders TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
-	compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text)
+	compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text, interval, text)
 	TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
 	compensation.apply(text, timestamptz, boolean),

@@ -37,7 +37,10 @@ SELECT compensation.define_strategy('late_delivery_v1', $spec${
 	"holdout": 0.05,
 	"priority": 10,
 	"exclusive": "delivery",
-	"notify": {"channel": "push", "template": "Sorry order {order} was late: {amount} {currency} voucher"},
+	"locale": "en_US",
+	"expires": "60 days",
+	"notify": {"channels": ["push", "email"],
+			   "template": "Sorry order {order} was late: a {money} voucher, code {code}, valid until {expires_at}"},
 	"valid": {"from": "2026-10-01", "to": "2027-01-01"}
 }$spec$) AS defined_version;
 SELECT compensation.activate('late_delivery_v1') AS active_version;
@@ -81,9 +84,9 @@ SELECT run_id, strategy, version, quarter, status, candidates, granted, amount_b
   FROM compensation.runs ORDER BY run_id;
 
 \echo
-\echo '== 6. A few grants and the notifications waiting in the outbox'
-SELECT g.grant_id, g.order_key, g.market, g.amount, g.currency, o.channel, o.message
-  FROM compensation.grants AS g JOIN compensation.outbox AS o USING (grant_id)
+\echo '== 6. A few grants and the notifications waiting in the outbox (bodies: compensation_sender and admins only)'
+SELECT g.grant_id, g.order_key, g.market, g.amount, g.currency, o.channel, o.status, o.message
+  FROM compensation.grants AS g JOIN compensation.outbox_message AS o USING (grant_id)
  ORDER BY g.grant_id LIMIT 6;
 
 \echo
@@ -99,3 +102,27 @@ SELECT program, market, currency, budget, spent, round(share_spent::numeric, 3) 
 	   projected_exhaustion, pace, grants
   FROM compensation.budget_status('2026-Q4')
  ORDER BY program, market NULLS FIRST;
+
+\echo
+\echo '== 9. A second strategy, for Brazil, whose messages are written the Brazilian way (locale pt_BR)'
+SELECT compensation.set_budget('reviews', '2026-Q4', 3000, 'BRL', 'BR') > 0 AS budget_set;
+-- the source adds how late the order was and the buyer's preferred channel
+CREATE VIEW marketplace.br_experience AS
+SELECT e.*, e.delivered_at::date - e.promised_at::date AS days_late,
+	   CASE WHEN e.segment = 'vip' THEN 'sms' ELSE 'email' END AS contact_channel
+  FROM marketplace.order_experience AS e WHERE e.market = 'BR';
+SELECT compensation.define_strategy('low_rating_br', $spec${
+	"scenario": "low_rating", "source": "marketplace.br_experience",
+	"keys": {"order": "order_id", "buyer": "buyer_id", "at": "delivered_at",
+			 "value": "order_value", "currency": "currency", "market": "market"},
+	"when": {"all": [{"col": "rating", "op": "<=", "value": 2},
+					 {"days": ["promised_at", "delivered_at"], "op": ">=", "value": 1}]},
+	"amount": {"type": "fixed", "value": 5},
+	"instrument": "coupon", "program": "reviews", "exclusive": "reviews",
+	"locale": "pt_BR", "expires": "30 days",
+	"notify": {"channels": ["email", "sms"], "preferred_channel": "contact_channel",
+			   "template": "Pedido {order} ({col:days_late} dias de atraso): sentimos muito. Cupom de {money}, código {code}, válido até {expires_at}.",
+			   "void_template": "O cupom {code} do pedido {order} foi cancelado."}
+}$spec$) AS defined_version, compensation.activate('low_rating_br') AS active_version;
+SELECT strategy, candidates, granted, amount_by_currency FROM compensation.apply('low_rating_br', as_of => '2026-11-20');
+SELECT channel, status, count(*) AS messages FROM compensation.outbox GROUP BY channel, status ORDER BY channel, status;

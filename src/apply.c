@@ -441,6 +441,66 @@ compensation_apply(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(result));
 }
 
+/*
+ * compensation.candidate_query(strategy text, as_of timestamptz) -> text
+ *		The candidate query a real run of the active version would read as
+ *		of as_of, its parameters written in as literals: what EXPLAIN shows
+ *		of a run (an index on the source's at column, partition pruning).
+ */
+PG_FUNCTION_INFO_V1(compensation_candidate_query);
+Datum
+compensation_candidate_query(PG_FUNCTION_ARGS)
+{
+	StrategySpec *spec;
+	RunState   *run;
+	TimestampTz as_of;
+	TimestampTz from;
+	char	   *query;
+	const char *literals[5];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	as_of = PG_GETARG_TIMESTAMPTZ(1);
+	check_as_of(as_of);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "unexpected SPI_connect failure");
+	spec = load_strategy(text_to_cstring(PG_GETARG_TEXT_PP(0)), false, -1, false);
+	run = new_run(spec, as_of, &dry_callbacks);
+	run->source_relid = strategy_source_relid(spec, psprintf("strategy \"%s\" version %d",
+															 spec->strategy_name, spec->version));
+	run->against_ledger = true;
+	from = Max(spec->has_valid_from ? spec->valid_from : DT_NOBEGIN,
+			   oldest_candidate_time(spec, as_of));
+	query = candidate_query(run);
+	SPI_finish();
+
+	literals[0] = quote_literal_cstr(spec->exclusive_group);
+	literals[1] = psprintf("%s::pg_catalog.timestamptz",
+						   quote_literal_cstr(timestamptz_to_str(from)));
+	literals[2] = psprintf("%s::pg_catalog.timestamptz",
+						   quote_literal_cstr(spec->has_valid_to ? timestamptz_to_str(spec->valid_to) : "infinity"));
+	literals[3] = psprintf("%s::pg_catalog.timestamptz", quote_literal_cstr(timestamptz_to_str(as_of)));
+	literals[4] = psprintf("%d", spec->strategy_id);
+	for (int i = 4; i >= 0; i--)
+	{
+		char		param[4];
+		char	   *at;
+		StringInfoData buf;
+
+		snprintf(param, sizeof(param), "$%d", i + 1);
+		initStringInfo(&buf);
+		while ((at = strstr(query, param)) != NULL)
+		{
+			appendBinaryStringInfo(&buf, query, at - query);
+			appendStringInfoString(&buf, literals[i]);
+			query = at + strlen(param);
+		}
+		appendStringInfoString(&buf, query);
+		query = buf.data;
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(query));
+}
+
 /* ---- apply_all ---------------------------------------------------------- */
 
 typedef struct ActiveStrategy

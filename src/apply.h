@@ -168,6 +168,7 @@ struct RunState
 /* apply_engine.c */
 extern RunState *new_run(StrategySpec *spec, TimestampTz as_of, const RunCallbacks *callbacks);
 extern void run_candidates(RunState *run, TimestampTz from, TimestampTz to);
+extern char *candidate_query(RunState *run);
 extern void add_to_totals(RunState *run, const char *currency, int exponent, int64 amount_minor);
 extern char *format_major_fixed(int64 amount_minor, int exponent);
 extern Datum totals_jsonb(RunState *run);

@@ -280,7 +280,7 @@ quoted_source(StrategySpec *spec)
  * reads, whatever plan_cache_mode says.  The window is plain range
  * conditions on the source's at, so that an index on it restricts the scan.
  */
-static char *
+char *
 candidate_query(RunState *run)
 {
 	StrategySpec *spec = run->spec;

@@ -286,6 +286,8 @@ BEGIN
 		source_kind, source_owner, status, created_at, created_by, status_changed_at)
 	VALUES (id, new_version, spec, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 		NULL, NULL, 'draft', now(), session_user, now());
+	-- say now when a scheduled run would read the whole source
+	PERFORM compensation.check_strategy(name, new_version);
 	RETURN new_version;
 END
 $fn$;

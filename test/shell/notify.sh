@@ -43,6 +43,7 @@ SELECT compensation.set_budget('lines', '2026-Q4', 1000000, 'EUR');
 SELECT compensation.define_strategy('lines', jsonb_build_object(
 	'scenario', 'lines', 'source', 'public.order_lines', 'instrument', 'points', 'program', 'lines',
 	'currency', 'EUR', 'keys', jsonb_build_object('order', 'order_id', 'buyer', 'buyer_id', 'at', 'at'),
+	'max_age', NULL,	-- both lines of every order are candidates as of 2026-12-31
 	'when', jsonb_build_object('col', 'order_id', 'op', 'is not null'),
 	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
 	'notify', jsonb_build_object('channel', 'push', 'template', 'order {order}: {amount} {currency}')));

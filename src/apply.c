@@ -457,13 +457,16 @@ compensation_candidate_query(PG_FUNCTION_ARGS)
 	TimestampTz from;
 	char	   *query;
 	const char *literals[5];
+	MemoryContext caller_context = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	as_of = PG_GETARG_TIMESTAMPTZ(1);
 	check_as_of(as_of);
+	/* allocate in the caller's context: SPI_finish frees SPI's */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "unexpected SPI_connect failure");
+	MemoryContextSwitchTo(caller_context);
 	spec = load_strategy(text_to_cstring(PG_GETARG_TEXT_PP(0)), false, -1, false);
 	run = new_run(spec, as_of, &dry_callbacks);
 	run->source_relid = strategy_source_relid(spec, psprintf("strategy \"%s\" version %d",

@@ -143,17 +143,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Long enough to deliver a batch; 5 minutes by default.';
 	END IF;
+	-- the ids as an array, so that even a generic plan updates them through
+	-- the primary key
 	RETURN QUERY
-	WITH picked AS (
-		SELECT o.message_id
-		  FROM compensation.outbox_message AS o
-		 WHERE o.channel OPERATOR(pg_catalog.=) outbox_claim.channel
-		   AND o.status IN ('pending', 'claimed', 'failed')
-		   AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		 ORDER BY o.available_at, o.message_id
-		 LIMIT outbox_claim.max
-		   FOR UPDATE SKIP LOCKED),
-	claimed AS (
+	WITH claimed AS (
 		UPDATE compensation.outbox_message AS o
 		   SET status = CASE WHEN o.status OPERATOR(pg_catalog.=) 'claimed' AND o.attempts OPERATOR(pg_catalog.>=) 5
 							 THEN 'dead' ELSE 'claimed' END,
@@ -162,8 +155,15 @@ BEGIN
 			   attempts = o.attempts OPERATOR(pg_catalog.+) 1,
 			   claimed_at = pg_catalog.now(),
 			   available_at = pg_catalog.now() OPERATOR(pg_catalog.+) held
-		  FROM picked
-		 WHERE o.message_id OPERATOR(pg_catalog.=) picked.message_id
+		 WHERE o.message_id OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT q.message_id
+				  FROM compensation.outbox_message AS q
+				 WHERE q.channel OPERATOR(pg_catalog.=) outbox_claim.channel
+				   AND q.status IN ('pending', 'claimed', 'failed')
+				   AND q.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+				 ORDER BY q.available_at, q.message_id
+				 LIMIT outbox_claim.max
+				   FOR UPDATE SKIP LOCKED))
 		RETURNING o.message_id, o.grant_id, o.kind, o.message, o.attempts, o.status)
 	SELECT c.message_id, c.grant_id, c.kind, c.message, c.attempts
 	  FROM claimed AS c
@@ -197,6 +197,28 @@ END;
 
 COMMENT ON FUNCTION compensation.outbox_mark_sent(bigint) IS
 	'mark a message as delivered; false if it was already sent, or cancelled by void_grant, or dead';
+
+/*
+ * outbox_mark_all_sent(message_ids) -> the ids this call marked sent
+ *		outbox_mark_sent for a batch, in one statement: an id missing from
+ *		the result was already sent, cancelled (its grant was voided), dead,
+ *		or does not exist.
+ */
+CREATE FUNCTION compensation.outbox_mark_all_sent(message_ids bigint[])
+RETURNS SETOF bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT compensation.refuse_in_restricted_operation('outbox_mark_all_sent');
+	UPDATE compensation.outbox_message AS o
+	   SET status = 'sent', sent_at = pg_catalog.now(), available_at = pg_catalog.now()
+	 WHERE o.message_id OPERATOR(pg_catalog.=) ANY (outbox_mark_all_sent.message_ids)
+	   AND o.status IN ('pending', 'claimed', 'failed')
+	RETURNING o.message_id;
+END;
+
+COMMENT ON FUNCTION compensation.outbox_mark_all_sent(bigint[]) IS
+	'outbox_mark_sent for a batch: returns the ids it marked (a missing one was already sent, cancelled by void_grant, or dead)';
 
 /*
  * outbox_mark_failed(message_id, error) -> the message's new status
@@ -254,6 +276,7 @@ GRANT EXECUTE ON FUNCTION
 	compensation.outbox_lease(),
 	compensation.outbox_claim(text, integer, interval),
 	compensation.outbox_mark_sent(bigint),
+	compensation.outbox_mark_all_sent(bigint[]),
 	compensation.outbox_mark_failed(bigint, text),
 	compensation.format_money(numeric, text, text)
 	TO compensation_sender;

@@ -37,7 +37,8 @@ SELECT s.parses - b.parses AS parses, s.binds - b.binds AS binds
   FROM compensation.compile_stats() AS s, before AS b;
 
 -- a change to the strategy tables (here a new version) makes every version
--- compile again, once, at the next statement
+-- compile again, once, at the next statement: v1 and v2 here, after the
+-- parse of v2 that define_strategy makes to check its source
 SELECT compensation.define_strategy('compile_s', (SELECT spec FROM compensation.strategies
 	WHERE name = 'compile_s' AND version = 1) || '{"amount": {"type": "fixed", "value": 1}}') AS version;
 SELECT sum(compensation.amount('compile_s', s, 2)) AS amount_v2,

@@ -44,10 +44,10 @@ SELECT outcome, arm, count(*) FROM compensation.decisions WHERE strategy = 'dc_h
 SELECT bool_and((outcome = 'holdout') = compensation.in_holdout('dc_hold', buyer)) AS hash_decides
   FROM compensation.decisions WHERE strategy = 'dc_hold' AND arm IS NOT NULL;
 -- a second run records nothing new, and the decided rows are counted, not read
-CREATE TEMP TABLE dc_before AS SELECT order_key, decided_at FROM compensation.candidate_outcome;
+CREATE TEMP TABLE dc_before AS SELECT order_key, decided_at FROM compensation.decisions WHERE strategy = 'dc_hold';
 SELECT candidates, granted, skipped_duplicate, skipped_budget FROM compensation.apply('dc_hold', '2026-11-01');
-SELECT count(*) AS rewritten FROM compensation.candidate_outcome AS c JOIN dc_before AS b USING (order_key)
- WHERE c.decided_at <> b.decided_at;
+SELECT count(*) AS rewritten FROM compensation.decisions AS c JOIN dc_before AS b USING (order_key)
+ WHERE c.strategy = 'dc_hold' AND c.decided_at <> b.decided_at;
 -- a void keeps the order in treatment (intention to treat)
 SELECT compensation.void_grant((SELECT min(grant_id) FROM compensation.grants WHERE strategy = 'dc_hold'), 'test') > 0 AS voided;
 SELECT count(*) FILTER (WHERE arm = 'treatment') AS treatment,
@@ -147,6 +147,7 @@ SELECT p.strategy, p.version, p.candidates = d.n AS candidates_ok, p.grants = co
 		  FROM compensation.decisions GROUP BY 1, 2) AS d USING (strategy, version)
   LEFT JOIN (SELECT strategy, version, count(*) AS n, count(*) FILTER (WHERE voided) AS voids
 			   FROM compensation.grants GROUP BY 1, 2) AS g USING (strategy, version)
+ WHERE p.strategy LIKE 'dc%'
  ORDER BY 1, 2;
 SELECT strategy, amount_by_currency, round(share_of_budget::numeric, 4) AS share_of_budget
   FROM compensation.strategy_performance WHERE strategy LIKE 'dc%' AND grants > 0 ORDER BY 1;

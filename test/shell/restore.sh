@@ -199,7 +199,7 @@ SET TimeZone = 'UTC';
 SELECT count(*) FROM compensation.apply_all('2026-09-30 12:00:00+00');
 SELECT compensation.void_grant(min(grant_id), 'order refunded') FROM compensation.ledger;
 SELECT compensation.void_grant(max(grant_id), 'issued twice by hand') FROM compensation.ledger;
-SELECT compensation.outbox_mark_sent(min(grant_id)) FROM compensation.outbox;
+SELECT compensation.outbox_mark_sent(min(message_id)) FROM compensation.outbox WHERE status = 'pending';
 SQL
 }
 make_original "$DB"

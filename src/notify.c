@@ -30,6 +30,7 @@
 #include "port.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -546,4 +547,26 @@ const char *
 notify_locale_hint(void)
 {
 	return psprintf("Use one of %s.", locale_list());
+}
+
+/* compensation.outbox_lease, in seconds (see notify_define_settings). */
+static int	outbox_lease_seconds = 300;
+
+/*
+ * notify_define_settings
+ *		Define compensation.outbox_lease: how long outbox_claim() holds a
+ *		message before it is claimable again (default 5 minutes).  The
+ *		prefix is reserved, so the setting exists only once this is called
+ *		from _PG_init; outbox_lease() reads it with current_setting().
+ */
+void
+notify_define_settings(void)
+{
+	DefineCustomIntVariable("compensation.outbox_lease",
+							"How long a claim of outbox_claim() holds a message.",
+							"A claimed message not marked within its lease is claimable again.",
+							&outbox_lease_seconds,
+							300, 1, 86400,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
 }

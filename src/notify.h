@@ -101,4 +101,7 @@ extern GrantNotice *make_grant_notice(StrategySpec *spec, Candidate *candidate,
 									  TimestampTz expires_at);
 extern char *new_voucher_code(void);
 
+/* settings (for _PG_init) */
+extern void notify_define_settings(void);
+
 #endif							/* COMPENSATION_NOTIFY_H */

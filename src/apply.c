@@ -2,17 +2,17 @@
  *
  * apply.c
  *	  The SQL entry points of the run engine: compensation.apply(),
- *	  apply_all() and simulate().  They check their arguments, take the
- *	  locks, set up the run for its mode and build the results; the engine
- *	  (apply_engine.c) decides, the writer (ledger_writer.c) writes.
+ *	  apply_all() and candidate_query() (the backtests are in simulate.c).
+ *	  They check their arguments, take the locks, set up the run for its
+ *	  mode and build the results; the engine (apply_engine.c) decides, the
+ *	  writer (ledger_writer.c) writes.
  *
  * Three modes, one engine:
  *	- apply:	takes the locks, writes the ledger, outbox, holdout records,
  *				budgets and the run row, sends NOTIFY;
  *	- dry run:	the same decisions against the same ledger, no lock, no
  *				write;
- *	- simulate: an empty ledger and an optional single budget; returns one
- *				row per candidate.
+ *	- simulate: an empty ledger, a replay at a cadence (simulate.c).
  *
  * Rights: apply() and apply_all() are SECURITY DEFINER, but a strategy's
  * source is read as the version's author, never as the owner (security.c);
@@ -133,116 +133,6 @@ dry_decided(RunState *run, Candidate *candidate, Outcome outcome, BudgetState *b
 
 static const RunCallbacks dry_callbacks = {NULL, keys_granted_by_run, dry_decided};
 
-/*
- * simulate: a replay at a cadence on an empty ledger.  Each order's latest
- * decision is kept; one that was granted or held out is settled, and later
- * steps leave it alone; one skipped for budget or pace that ages out of
- * max_age before it is funded expires.  The result is a row per order.
- */
-typedef struct SimulatedOrder
-{
-	char	   *order_key;		/* hash key */
-	Candidate	candidate;		/* copied into the run's context */
-	Outcome		outcome;
-	int64		sequence;		/* first decided: the result's order */
-} SimulatedOrder;
-
-static bool
-simulate_settled(RunState *run, const char *order_key)
-{
-	SimulatedOrder *order = string_hash_lookup(run, (HTAB *) run->granted, order_key, false,
-											   sizeof(SimulatedOrder));
-
-	return order != NULL && (order->outcome == OUTCOME_GRANTED || order->outcome == OUTCOME_HOLDOUT);
-}
-
-static bool
-simulate_granted_by_run(RunState *run, const char *order_key)
-{
-	return simulate_settled(run, order_key);
-}
-
-static void
-simulate_decided(RunState *run, Candidate *candidate, Outcome outcome, BudgetState *budget)
-{
-	SimulatedOrder *order = string_hash_lookup(run, (HTAB *) run->granted, candidate->order_key,
-											   true, sizeof(SimulatedOrder));
-	MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
-
-	if (order->candidate.order_key == NULL)
-		order->sequence = hash_get_num_entries((HTAB *) run->granted);
-	else
-	{
-		pfree(order->candidate.buyer);
-		if (order->candidate.market)
-			pfree(order->candidate.market);
-	}
-	order->candidate = *candidate;
-	order->candidate.order_key = order->order_key;
-	order->candidate.buyer = pstrdup(candidate->buyer);
-	order->candidate.market = candidate->market ? pstrdup(candidate->market) : NULL;
-	order->candidate.column_values = NULL;
-	order->outcome = outcome;
-	MemoryContextSwitchTo(oldcontext);
-}
-
-static const RunCallbacks simulate_callbacks = {simulate_settled, simulate_granted_by_run, simulate_decided};
-
-/* Orders skipped for budget or pace, with at before the step's window. */
-static void
-simulate_expire(RunState *run, TimestampTz before)
-{
-	HASH_SEQ_STATUS status;
-	SimulatedOrder *order;
-
-	hash_seq_init(&status, (HTAB *) run->granted);
-	while ((order = hash_seq_search(&status)) != NULL)
-		if ((order->outcome == OUTCOME_BUDGET || order->outcome == OUTCOME_PACE) &&
-			order->candidate.at < before)
-			order->outcome = OUTCOME_EXPIRED;
-}
-
-static int
-simulated_order_cmp(const void *a, const void *b)
-{
-	int64		x = (*(SimulatedOrder *const *) a)->sequence;
-	int64		y = (*(SimulatedOrder *const *) b)->sequence;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* The result: a row per order, in the order they were first decided. */
-static void
-simulate_emit(RunState *run)
-{
-	HTAB	   *orders = (HTAB *) run->granted;
-	long		n = hash_get_num_entries(orders);
-	SimulatedOrder **sorted = palloc(sizeof(SimulatedOrder *) * Max(n, 1));
-	HASH_SEQ_STATUS status;
-	SimulatedOrder *order;
-	long		i = 0;
-
-	hash_seq_init(&status, orders);
-	while ((order = hash_seq_search(&status)) != NULL)
-		sorted[i++] = order;
-	qsort(sorted, n, sizeof(SimulatedOrder *), simulated_order_cmp);
-	for (i = 0; i < n; i++)
-	{
-		Candidate  *candidate = &sorted[i]->candidate;
-		Datum		row[7];
-		bool		row_nulls[7] = {false, false, false, candidate->market == NULL, false, false, false};
-
-		row[0] = CStringGetTextDatum(candidate->order_key);
-		row[1] = CStringGetTextDatum(candidate->buyer);
-		row[2] = TimestampTzGetDatum(candidate->at);
-		row[3] = candidate->market ? CStringGetTextDatum(candidate->market) : (Datum) 0;
-		row[4] = NumericGetDatum(int64_div_fast_to_numeric(candidate->amount_minor, candidate->exponent));
-		row[5] = CStringGetTextDatum(candidate->currency);
-		row[6] = CStringGetTextDatum(outcome_names[sorted[i]->outcome]);
-		tuplestore_putvalues(run->tuplestore, run->result_desc, row, row_nulls);
-	}
-}
-
 /* ---- one run ------------------------------------------------------------ */
 
 static int
@@ -265,7 +155,7 @@ lock_name(const char *class, const char *name)
 }
 
 /* The earliest at of a candidate as of as_of: as_of - max_age. */
-static TimestampTz
+TimestampTz
 oldest_candidate_time(StrategySpec *spec, TimestampTz as_of)
 {
 	if (!spec->has_max_age)
@@ -392,7 +282,7 @@ run_result_tuple(TupleDesc desc, RunState *run, bool show_run_id, const char *na
 	return heap_form_tuple(desc, result, nulls);
 }
 
-static void
+void
 check_as_of(TimestampTz as_of)
 {
 	if (TIMESTAMP_NOT_FINITE(as_of))
@@ -778,158 +668,3 @@ compensation_apply_all(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* ---- simulate ----------------------------------------------------------- */
-
-/* At most this many steps in a replay. */
-#define MAX_SIMULATE_STEPS 100000
-
-/*
- * compensation.simulate(strategy, from, to, budget, version, budget_currency,
- *						 cadence, pacing)
- *		-> SETOF (order_key, buyer, at, market, amount, currency, outcome)
- *
- * A backtest: the strategy replayed on an empty ledger as of from + cadence,
- * from + 2 cadence, ... up to to, as scheduled runs would have run it,
- * reading candidates with at in [from, to), with no budget or the one
- * given, spent over the whole window (evenly, with pacing 'even').  Reads
- * as the caller; writes nothing.
- */
-PG_FUNCTION_INFO_V1(compensation_simulate);
-Datum
-compensation_simulate(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	StrategySpec *spec;
-	RunState   *run;
-	TimestampTz from;
-	TimestampTz to;
-	Interval   *cadence = PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6);
-	bool		even = false;
-	MemoryContext per_query;
-	MemoryContext oldcontext;
-	int64		steps = 0;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("simulate needs a strategy and a [from, to) window"),
-				 errhint("For example: SELECT * FROM compensation.simulate('late_v3', '2026-07-01', '2026-10-01');")));
-	from = PG_GETARG_TIMESTAMPTZ(1);
-	to = PG_GETARG_TIMESTAMPTZ(2);
-	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("simulate needs a finite window"),
-				 errhint("The window is [from, to).")));
-	if (from >= to)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("simulate window is empty: \"from\" is not before \"to\""),
-				 errhint("The window is [from, to).")));
-	if (!PG_ARGISNULL(7))
-	{
-		char	   *pacing = text_to_cstring(PG_GETARG_TEXT_PP(7));
-
-		if (strcmp(pacing, "even") != 0 && strcmp(pacing, "asap") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown pacing \"%s\"", pacing),
-					 errhint("pacing is 'asap' (spend as candidates come) or 'even' (at most the share of the window elapsed).")));
-		even = strcmp(pacing, "even") == 0;
-	}
-	if (cadence != NULL)
-	{
-		TimestampTz first_step = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-																		 TimestampTzGetDatum(from),
-																		 PointerGetDatum(cadence)));
-
-		if (first_step <= from)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("simulate cadence must be a positive interval"),
-					 errhint("For example cadence => '1 day', as a daily scheduled run; NULL replays once, as of \"to\".")));
-	}
-
-	InitMaterializedSRF(fcinfo, 0);
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "unexpected SPI_connect failure");
-	oldcontext = MemoryContextSwitchTo(per_query);
-	spec = load_strategy(text_to_cstring(PG_GETARG_TEXT_PP(0)), !PG_ARGISNULL(4),
-						 PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4), false);
-	run = new_run(spec, to, &simulate_callbacks);
-	run->granted = create_string_hash("compensation simulated orders", sizeof(SimulatedOrder),
-									  run->run_context);
-	MemoryContextSwitchTo(oldcontext);
-	run->source_relid = strategy_source_relid(spec, psprintf("strategy \"%s\" version %d",
-															 spec->strategy_name, spec->version));
-	run->tuplestore = rsinfo->setResult;
-	run->result_desc = rsinfo->setDesc;
-
-	if (!PG_ARGISNULL(3))
-	{
-		const char *currency = !PG_ARGISNULL(5) ? text_to_cstring(PG_GETARG_TEXT_PP(5)) : spec->currency;
-		Numeric		budget = PG_GETARG_NUMERIC(3);
-		int			exponent;
-		int64		budget_minor;
-
-		if (currency == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("simulate needs budget_currency: strategy \"%s\" takes its currency from column \"%s\"",
-							spec->strategy_name, spec->key_currency.name),
-					 errhint("Pass budget_currency => 'EUR' (candidates in other currencies get outcome \"currency\").")));
-		exponent = lookup_currency_exponent(spec, currency);
-		if (exponent < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown currency: \"%s\"", currency),
-					 errhint("Use an ISO 4217 code from compensation.currency.")));
-		if (numeric_is_nan(budget) || numeric_is_inf(budget) || numeric_is_negative(budget) ||
-			!numeric_to_minor_units_half_up(numeric_times_power_of_ten(budget, exponent),
-											&budget_minor))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("simulate budget must be a finite amount of zero or more"),
-					 errhint("Give the budget in the major unit of the currency, such as 5000.")));
-		set_single_budget(run, currency, budget_minor);
-	}
-	else
-	{
-		if (even)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("simulate with pacing 'even' needs a budget"),
-					 errhint("Pass budget => 5000, the budget spent evenly over [from, to).")));
-		set_single_budget(run, NULL, 0);
-	}
-
-	/* the steps: from + cadence, from + 2 cadence, ..., to (once without a cadence) */
-	for (TimestampTz as_of = from;;)
-	{
-		TimestampTz lower;
-
-		as_of = cadence == NULL ? to
-			: Min(to, DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															  TimestampTzGetDatum(as_of),
-															  PointerGetDatum(cadence))));
-		if (++steps > MAX_SIMULATE_STEPS)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("simulate would replay more than %d steps", MAX_SIMULATE_STEPS),
-					 errhint("Use a longer cadence or a shorter window.")));
-		run->as_of = as_of;
-		lower = Max(from, oldest_candidate_time(spec, as_of));
-		if (spec->has_max_age)
-			simulate_expire(run, lower);
-		if (even)
-			set_single_budget_pacing(run, from, to);
-		run_candidates(run, lower, to);
-		if (as_of >= to)
-			break;
-	}
-	simulate_emit(run);
-	SPI_finish();
-	return (Datum) 0;
-}

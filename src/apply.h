@@ -165,6 +165,10 @@ struct RunState
 	TimestampTz last_progress;
 };
 
+/* apply.c */
+extern TimestampTz oldest_candidate_time(StrategySpec *spec, TimestampTz as_of);
+extern void check_as_of(TimestampTz as_of);
+
 /* apply_engine.c */
 extern RunState *new_run(StrategySpec *spec, TimestampTz as_of, const RunCallbacks *callbacks);
 extern void run_candidates(RunState *run, TimestampTz from, TimestampTz to);
@@ -180,14 +184,14 @@ extern void *string_hash_lookup(RunState *run, HTAB *table, const char *key, boo
 /* budget_caps.c */
 extern Size buyer_history_entry_size;
 extern void load_budgets(RunState *run, bool for_update);
-extern void set_single_budget_pacing(RunState *run, TimestampTz period_start,
-									 TimestampTz period_end);
+extern void pace_budget(BudgetState *b, TimestampTz as_of, TimestampTz period_start,
+						TimestampTz period_end);
 extern void set_single_budget(RunState *run, const char *currency, int64 amount_minor);
 extern BudgetState *budget_for(RunState *run, const char *market);
 extern void load_history(RunState *run);
 extern bool breaks_cap(RunState *run, Candidate *candidate);
 extern void add_history(RunState *run, const char *buyer, TimestampTz at, int64 amount_minor,
-						const char *currency, bool same_strategy);
+						const char *currency, int32 strategy_id);
 
 /* ledger_writer.c */
 extern void prepare_writes(RunState *run);

@@ -511,7 +511,7 @@ decide(RunState *run, Candidate *candidate)
 		run->skipped[outcome]++;
 	if ((outcome == OUTCOME_GRANTED || outcome == OUTCOME_HOLDOUT) && caps)
 		add_history(run, candidate->buyer, candidate->at, candidate->amount_minor,
-					candidate->currency, true);
+					candidate->currency, spec->strategy_id);
 	run->callbacks->decided(run, candidate, outcome, budget);
 	run->current_order = NULL;
 }

@@ -29,7 +29,7 @@ typedef struct HistoryEntry
 	TimestampTz at;
 	int64		amount_minor;
 	char		currency[4];
-	bool		same_strategy;
+	int32		strategy_id;	/* its strategy: caps of one strategy count only its own */
 } HistoryEntry;
 
 typedef struct BuyerHistory
@@ -144,20 +144,21 @@ set_single_budget(RunState *run, const char *currency, int64 amount_minor)
 }
 
 /*
- * set_single_budget_pacing
- *		Pace a backtest's budget evenly over [period_start, period_end), as of
- *		the run: called before each step of a replay.
+ * pace_budget
+ *		Pace a budget evenly over [period_start, period_end), as of as_of: it
+ *		may have spent at most its amount times the share of the period
+ *		elapsed by the end of as_of's day (the backtests call it before each
+ *		step of a replay; a real run's budgets are paced by load_budgets).
  */
 void
-set_single_budget_pacing(RunState *run, TimestampTz period_start, TimestampTz period_end)
+pace_budget(BudgetState *b, TimestampTz as_of, TimestampTz period_start, TimestampTz period_end)
 {
-	BudgetState *b = &run->budgets[0];
 	Numeric		allowed;
 	int64		allowed_minor;
 
 	b->even = true;
 	allowed = numeric_mul_opt_error(int64_to_numeric(b->amount_minor),
-									int64_to_numeric(elapsed_by_end_of_day(run->as_of, period_start,
+									int64_to_numeric(elapsed_by_end_of_day(as_of, period_start,
 																		   period_end)),
 									NULL);
 	allowed = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc, NumericGetDatum(allowed),
@@ -186,7 +187,7 @@ budget_for(RunState *run, const char *market)
 
 void
 add_history(RunState *run, const char *buyer, TimestampTz at, int64 amount_minor,
-			const char *currency, bool same_strategy)
+			const char *currency, int32 strategy_id)
 {
 	BuyerHistory *h = string_hash_lookup(run, run->history, buyer, true, sizeof(BuyerHistory));
 	HistoryEntry *e;
@@ -206,7 +207,7 @@ add_history(RunState *run, const char *buyer, TimestampTz at, int64 amount_minor
 	e->at = at;
 	e->amount_minor = amount_minor;
 	strlcpy(e->currency, currency, sizeof(e->currency));
-	e->same_strategy = same_strategy;
+	e->strategy_id = strategy_id;
 }
 
 /* The earliest instant a cap window can reach back to from a candidate. */
@@ -254,7 +255,7 @@ load_history(RunState *run)
 	args[3] = TimestampTzGetDatum(run->as_of);
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT buyer, at, amount_minor, currency::pg_catalog.text,"
-												"       strategy_id OPERATOR(pg_catalog.=) $1"
+												"       strategy_id"
 												"  FROM compensation.ledger"
 												" WHERE voided_at IS NULL"
 												"   AND %s"
@@ -263,7 +264,7 @@ load_history(RunState *run)
 												/* a holdout counts as a shadow grant */
 												" UNION ALL"
 												" SELECT buyer, at, amount_minor, currency::pg_catalog.text,"
-												"       strategy_id OPERATOR(pg_catalog.=) $1"
+												"       strategy_id"
 												"  FROM compensation.candidate_outcome"
 												" WHERE arm OPERATOR(pg_catalog.=) 'holdout'"
 												"   AND %s"
@@ -294,7 +295,7 @@ load_history(RunState *run)
 						DatumGetTimestampTz(SPI_getbinval(tuple, batch->tupdesc, 2, &isnull)),
 						DatumGetInt64(SPI_getbinval(tuple, batch->tupdesc, 3, &isnull)),
 						TextDatumGetCString(SPI_getbinval(tuple, batch->tupdesc, 4, &isnull)),
-						DatumGetBool(SPI_getbinval(tuple, batch->tupdesc, 5, &isnull)));
+						DatumGetInt32(SPI_getbinval(tuple, batch->tupdesc, 5, &isnull)));
 		}
 		SPI_freetuptable(batch);
 	}
@@ -326,7 +327,7 @@ breaks_cap(RunState *run, Candidate *candidate)
 
 			if (e->at <= window_start || e->at > at)
 				continue;
-			if (!cap->program_scope && !e->same_strategy)
+			if (!cap->program_scope && e->strategy_id != spec->strategy_id)
 				continue;
 			count++;
 			if (strcmp(e->currency, candidate->currency) == 0)

@@ -196,6 +196,26 @@ COMMENT ON FUNCTION compensation.simulate(text, timestamptz, timestamptz, numeri
 	'backtest: the strategy replayed at a cadence over candidates with at in [from, to), on an empty ledger; one row per order with its outcome; writes nothing (reads the source as the caller)';
 
 /*
+ * simulate_all(from, to, budgets, strategies, cadence) -> a row per strategy
+ * and order: every active strategy (or the named ones) replayed together on
+ * an empty ledger, in apply_all's order, against shared budgets (each
+ * step's quarter's, as stored and fresh, or one per program given as
+ * {"program": {"amount": n, "currency": "EUR", "pacing": "even"}}) and
+ * exclusive groups (src/simulate.c).  Writes nothing; reads as the caller.
+ */
+CREATE FUNCTION compensation.simulate_all("from" timestamptz, "to" timestamptz,
+										  budgets jsonb DEFAULT NULL, strategies text[] DEFAULT NULL,
+										  cadence interval DEFAULT '1 day')
+RETURNS TABLE (strategy text, version integer, order_key text, buyer text, at timestamptz,
+			   market text, amount numeric, currency text, outcome text)
+AS 'MODULE_PATHNAME', 'compensation_simulate_all'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION compensation.simulate_all(timestamptz, timestamptz, jsonb, text[], interval) IS
+	'backtest of several strategies together: shared budgets and exclusive groups, priority first, replayed at a cadence; writes nothing';
+
+/*
  * apply_all(as_of, dry_run) -> one run_result per active strategy, higher
  * priority first (ties by name), each in a subtransaction (src/apply.c): a
  * strategy that fails is rolled back alone, recorded in compensation.run as

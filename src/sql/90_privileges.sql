@@ -56,7 +56,8 @@ GRANT SELECT ON compensation.grants, compensation.runs, compensation.outbox,
 	compensation.holdout_decision, compensation.decisions, compensation.claimed_orders,
 	compensation.decided_orders TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
-	compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text, interval, text)
+	compensation.simulate(text, timestamptz, timestamptz, numeric, integer, text, interval, text),
+	compensation.simulate_all(timestamptz, timestamptz, jsonb, text[], interval)
 	TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
 	compensation.apply(text, timestamptz, boolean),

@@ -17,7 +17,7 @@ SELECT jsonb_build_object(
 	'amount', jsonb_build_object('type', 'percent', 'of', 'value', 'rate', 0.1)) || extra $$;
 -- two strategies compete in one group; the first has priority and a holdout,
 -- the second a per-buyer cap; one paced budget for the quarter
-SELECT compensation.set_budget('sim', '2027-Q1', 300.00, 'EUR', pacing => 'even') > 0 AS budget;
+SELECT compensation.set_budget('sim', '2027-Q1', 900.00, 'EUR', pacing => 'even') > 0 AS budget;
 SELECT compensation.define_strategy('sim_low_rating', pg_temp.spec(
 		'{"priority": 5, "holdout": 0.2, "when": {"col": "rating", "op": "<=", "value": 2}}')),
 	   compensation.define_strategy('sim_any', pg_temp.spec(

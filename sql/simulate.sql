@@ -7,7 +7,7 @@ CREATE TABLE public.sim_src (order_id text, buyer_id text, at timestamptz, value
 -- 400 orders over the quarter, 4 a day, some with a low rating
 INSERT INTO public.sim_src
 SELECT 's' || i, 'sb' || (i % 150), timestamptz '2027-01-01' + i * interval '5 hours 24 minutes',
-	   20 + (i * 7) % 80, 1 + (i * 5) % 5
+	   20 + (i * 7) % 80, 1 + (i * 3) % 5
   FROM generate_series(0, 399) AS i;
 CREATE FUNCTION pg_temp.spec(extra jsonb) RETURNS jsonb LANGUAGE sql AS $$
 SELECT jsonb_build_object(
@@ -17,7 +17,7 @@ SELECT jsonb_build_object(
 	'amount', jsonb_build_object('type', 'percent', 'of', 'value', 'rate', 0.1)) || extra $$;
 -- two strategies compete in one group; the first has priority and a holdout,
 -- the second a per-buyer cap; one paced budget for the quarter
-SELECT compensation.set_budget('sim', '2027-Q1', 900.00, 'EUR', pacing => 'even') > 0 AS budget;
+SELECT compensation.set_budget('sim', '2027-Q1', 1400.00, 'EUR', pacing => 'even') > 0 AS budget;
 SELECT compensation.define_strategy('sim_low_rating', pg_temp.spec(
 		'{"priority": 5, "holdout": 0.2, "when": {"col": "rating", "op": "<=", "value": 2}}')),
 	   compensation.define_strategy('sim_any', pg_temp.spec(

@@ -132,6 +132,25 @@ SELECT count(*) AS expired,
 	   bool_and(at < timestamptz '2026-10-20' - interval '10 days') AS all_aged_out
   FROM compensation.decisions WHERE strategy = 'dc_expire' AND outcome = 'expired';
 SELECT skipped_expired FROM compensation.apply('dc_expire', '2026-10-20');
+-- budget_status tells the truth: the budget is exhausted (a candidate did not
+-- fit), and its unfunded and expired candidates are the decisions' own
+SELECT pace, exhausted_at = '2026-10-08' AS exhausted_at_first_budget_skip,
+	   unfunded_candidates, unfunded_amount, expired_candidates,
+	   unfunded_candidates = (SELECT count(*) FROM compensation.decisions
+							   WHERE strategy = 'dc_expire' AND outcome IN ('budget', 'pace')) AS unfunded_ok,
+	   expired_candidates = (SELECT count(*) FROM compensation.decisions
+							  WHERE strategy = 'dc_expire' AND outcome = 'expired') AS expired_ok
+  FROM compensation.budget_status('2026-Q4', '2026-10-21') WHERE program = 'dce';
+-- the quarter of the run pays, also for an event of the quarter before
+CREATE TABLE public.dc_late (order_id text, buyer_id text, at timestamptz, value numeric);
+INSERT INTO public.dc_late VALUES ('q3', 'bq', '2026-09-28 12:00', 40), ('q4', 'bq4', '2026-10-01 12:00', 20);
+SELECT compensation.set_budget('dcq', '2026-Q4', 100.00, 'EUR') > 0 AS budget;
+SELECT compensation.define_strategy('dc_quarter', pg_temp.spec('{"program": "dcq", "source": "public.dc_late"}') - 'keys'
+	|| '{"keys": {"order": "order_id", "buyer": "buyer_id", "at": "at"}}'),
+	   compensation.activate('dc_quarter');
+SELECT granted, amount FROM compensation.apply('dc_quarter', '2026-10-02');
+SELECT spent, spent_on_earlier_events, pace FROM compensation.budget_status('2026-Q4', '2026-10-02')
+ WHERE program = 'dcq';
 
 -- 6. strategy_performance and funnel equal plain SQL over the decisions and
 -- the ledger.

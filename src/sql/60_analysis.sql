@@ -293,7 +293,13 @@ CREATE TYPE compensation.budget_status_result AS (
 	projected_spend numeric,
 	projected_exhaustion timestamptz,
 	pace		text,
-	grants		bigint
+	grants		bigint,
+	pacing		text,
+	exhausted_at timestamptz,
+	spent_on_earlier_events numeric,
+	unfunded_candidates bigint,
+	unfunded_amount numeric,
+	expired_candidates bigint
 );
 
 COMMENT ON TYPE compensation.budget_status_result IS 'a row of budget_status()';
@@ -306,7 +312,12 @@ COMMENT ON TYPE compensation.budget_status_result IS 'a row of budget_status()';
  *		shows spent 0.  burn() runs in integer minor units (the ledger's
  *		exact amounts, no per-grant conversion); its money columns are then
  *		shifted to the currency's major unit exactly, so the daily rate
- *		keeps two decimals more than the currency.
+ *		keeps two decimals more than the currency.  pace is 'exhausted' once
+ *		a run could not fund a candidate for budget (exhausted_at, as of
+ *		as_of).  spent_on_earlier_events: what the quarter paid for events
+ *		of an earlier quarter.  From the decisions: the candidates this
+ *		budget did not fund (skipped for budget or pace, unique orders, with
+ *		what they would have had) and those that aged out unfunded.
  */
 CREATE FUNCTION compensation.budget_status(
 	quarter text DEFAULT compensation.quarter(pg_catalog.now(),
@@ -325,10 +336,22 @@ AS $fn$
 							s.minor_unit OPERATOR(pg_catalog.+) 2),
 		   pg_catalog.round((s.burn).projected_spend OPERATOR(pg_catalog./) s.unit, s.minor_unit),
 		   (s.burn).projected_exhaustion,
-		   (s.burn).pace,
-		   (s.burn).grants
-	  FROM (SELECT b.program, b.quarter, b.market, b.currency, b.amount, c.minor_unit::integer,
+		   CASE WHEN s.exhausted_at OPERATOR(pg_catalog.<=) budget_status.as_of THEN 'exhausted'
+				ELSE (s.burn).pace END,
+		   (s.burn).grants,
+		   s.pacing,
+		   CASE WHEN s.exhausted_at OPERATOR(pg_catalog.<=) budget_status.as_of THEN s.exhausted_at END,
+		   pg_catalog.round(s.earlier_minor OPERATOR(pg_catalog./) s.unit, s.minor_unit),
+		   u.unfunded,
+		   pg_catalog.round(u.unfunded_minor OPERATOR(pg_catalog./) s.unit, s.minor_unit),
+		   u.expired
+	  FROM (SELECT b.budget_id, b.program, b.quarter, b.market, b.currency, b.amount, b.pacing,
+				   b.exhausted_at, c.minor_unit::integer,
 				   10::numeric OPERATOR(pg_catalog.^) c.minor_unit AS unit,
+				   COALESCE(pg_catalog.sum(g.amount_minor) FILTER (
+						WHERE g.at OPERATOR(pg_catalog.<) pg_catalog.lower(compensation.quarter_range(b.quarter,
+							COALESCE(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1)))),
+						0)::numeric AS earlier_minor,
 				   compensation.burn(g.amount_minor::numeric, g.as_of, b.amount_minor::numeric,
 									 b.quarter, budget_status.as_of) AS burn
 			  FROM compensation.budgets AS b
@@ -342,7 +365,15 @@ AS $fn$
 			   -- checks the label once (a malformed one is an error)
 			   AND compensation.quarter_range(budget_status.quarter) IS NOT NULL
 			 GROUP BY b.budget_id, b.program, b.quarter, b.market, b.currency, b.amount,
-					  c.minor_unit) AS s
+					  b.pacing, b.exhausted_at, c.minor_unit) AS s
+	 CROSS JOIN LATERAL (
+			SELECT pg_catalog.count(*) FILTER (WHERE d.outcome IN ('budget', 'pace')) AS unfunded,
+				   COALESCE(pg_catalog.sum(d.amount_minor) FILTER (WHERE d.outcome IN ('budget', 'pace')),
+							0)::numeric AS unfunded_minor,
+				   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'expired') AS expired
+			  FROM compensation.decisions AS d
+			 WHERE d.budget_id OPERATOR(pg_catalog.=) s.budget_id
+			   AND d.as_of OPERATOR(pg_catalog.<=) budget_status.as_of) AS u
 	 ORDER BY s.program, s.market NULLS FIRST;
 $fn$;
 

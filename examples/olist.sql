@@ -106,7 +106,11 @@ CREATE INDEX ON olist.order_reviews (order_id);
 -- customer_id is one per order), market the buyer's state, money in BRL.
 -- order_value is the items' price plus freight (NULL when the order has no
 -- items), items their number (0 when none); rating is the lowest review score
--- and reviewed_at the earliest review's creation date (NULL when no review).
+-- and reviewed_at when the buyer answered the review that gave it
+-- (review_answer_timestamp; the earliest answer if that score was given
+-- twice; NULL when no review).  Not review_creation_date: that is when the
+-- survey was sent, before the buyer rated, and a backtest must not see a
+-- rating before it existed.
 CREATE VIEW olist.order_experience AS
 SELECT o.order_id,
        c.customer_unique_id AS buyer_id,
@@ -126,13 +130,14 @@ LEFT JOIN (SELECT order_id, sum(price + freight_value) AS order_value,
                   count(*)::integer AS items
            FROM olist.order_items
            GROUP BY order_id) AS i ON i.order_id = o.order_id
-LEFT JOIN (SELECT order_id, min(review_score) AS rating,
-                  min(review_creation_date) AT TIME ZONE 'America/Sao_Paulo' AS reviewed_at
+LEFT JOIN (SELECT DISTINCT ON (order_id) order_id, review_score AS rating,
+                  review_answer_timestamp AT TIME ZONE 'America/Sao_Paulo' AS reviewed_at
            FROM olist.order_reviews
-           GROUP BY order_id) AS r ON r.order_id = o.order_id;
+           ORDER BY order_id, review_score, review_answer_timestamp, review_id) AS r
+       ON r.order_id = o.order_id;
 
 COMMENT ON VIEW olist.order_experience IS
-    'One row per Olist order: buyer = customer_unique_id, market = state, BRL; rating = lowest review score, reviewed_at = earliest review';
+    'One row per Olist order: buyer = customer_unique_id, market = state, BRL; rating = lowest review score, reviewed_at = when the buyer answered that review';
 
 \if :olist_check
 DO $$

@@ -12,6 +12,45 @@
 --   marketplace.order_experience  view, one row per order: order, buyer
 --                                 segment, lowest rating (the usual "source"
 --                                 of a strategy)
+--   marketplace.purchases         repeat purchases (buyer_id, at, value,
+--   marketplace.support_contacts  currency) and support contacts (buyer_id,
+--                                 at): empty until generate_outcomes() runs
+--   marketplace.generate_outcomes(repeat_points, contact_ratio)
+--                                 fills them around each buyer's assignment,
+--                                 with a planted effect of compensation
+--
+-- Outcomes with a planted effect.  Whether a buyer is compensated is known
+-- only once compensation.apply() has run, so the outcomes are made by a
+-- function the demo and the tests call after apply:
+--
+--   SELECT * FROM marketplace.generate_outcomes(repeat_points => 0.04,
+--                                               contact_ratio => 0.7);
+--
+-- It reads compensation.decisions (the extension must be installed) and
+-- replaces the rows of the two tables.  A buyer's reference time t is the
+-- assigned_at of their first decision with an arm, of any strategy (ties:
+-- at, order key), or the snapshot for the others; the buyer is compensated
+-- when that first arm is 'treatment' (intention to treat: a later void
+-- changes nothing).  Each buyer has, in each of the two 30-day windows
+-- (t - 30 days, t] ("before") and (t, t + 30 days] ("after"):
+--   - at most one purchase: with probability p = 0.10 (new), 0.15
+--     (regular) or 0.30 (vip) + 0.10 u, u a per-buyer draw, the same in both
+--     windows; after t, p + repeat_points for a compensated buyer;
+--   - 0 .. 3 support contacts: each of 3 chances with probability
+--     c = 0.05 + 0.30 u', the same in both windows; after t, c *
+--     contact_ratio for a compensated buyer.
+-- So, over the draws, a compensated buyer's repeat rate within 30 days is
+-- exactly repeat_points higher (+4 points by default) and their mean number
+-- of contacts exactly contact_ratio times (-30% by default) what it would
+-- have been; the per-buyer propensities make "before" predict "after" (the
+-- covariate of effect()'s CUPED estimate).  repeat_points must keep
+-- p + repeat_points within [0, 1] (-0.10 .. 0.60) and contact_ratio within
+-- [0, 2].  The draws are u(b, 40 .. 49) of the buyer's number b with the
+-- seed given to this script, so the outcomes are deterministic given the
+-- decisions.  compensation.effect() should recover the planted values:
+--
+--   SELECT * FROM compensation.effect('late_delivery_v1', 'marketplace.purchases',
+--                                     '{"buyer": "buyer_id", "at": "at"}', '30 days');
 --
 -- Run (rows = number of orders, default 20000; seed = any integer, default 42):
 --
@@ -333,6 +372,127 @@ LEFT JOIN LATERAL (SELECT rv.rating, rv.reviewed_at
 
 COMMENT ON VIEW marketplace.order_experience IS
     'One row per order: rating is the lowest review rating, reviewed_at the time of that review';
+
+-- ---------------------------------------------------------------------------
+-- Outcomes: repeat purchases and support contacts, made after apply() by
+-- marketplace.generate_outcomes() (see the header).  The seed is kept in
+-- marketplace.settings, as psql variables do not reach a function body.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE marketplace.settings (seed bigint NOT NULL);
+INSERT INTO marketplace.settings VALUES (:seed);
+
+CREATE TABLE marketplace.purchases (
+    buyer_id text        NOT NULL REFERENCES marketplace.buyers,
+    at       timestamptz NOT NULL,
+    value    numeric     NOT NULL,
+    currency text        NOT NULL
+);
+
+CREATE TABLE marketplace.support_contacts (
+    buyer_id text        NOT NULL REFERENCES marketplace.buyers,
+    at       timestamptz NOT NULL
+);
+
+CREATE INDEX ON marketplace.purchases (buyer_id, at);
+CREATE INDEX ON marketplace.support_contacts (buyer_id, at);
+
+COMMENT ON TABLE marketplace.purchases IS
+    'Repeat purchases around each buyer''s assignment, made by generate_outcomes() with a planted effect';
+COMMENT ON TABLE marketplace.support_contacts IS
+    'Support contacts around each buyer''s assignment, made by generate_outcomes() with a planted effect';
+
+CREATE FUNCTION marketplace.generate_outcomes(repeat_points double precision DEFAULT 0.04,
+                                              contact_ratio double precision DEFAULT 0.7)
+RETURNS TABLE (purchases bigint, contacts bigint, compensated_buyers bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    seed bigint := (SELECT s.seed FROM marketplace.settings AS s);
+BEGIN
+    IF repeat_points IS NULL OR repeat_points < -0.10 OR repeat_points > 0.60
+       OR contact_ratio IS NULL OR contact_ratio < 0 OR contact_ratio > 2 THEN
+        RAISE EXCEPTION 'generate_outcomes: repeat_points must be in -0.10 .. 0.60 and contact_ratio in 0 .. 2'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    TRUNCATE marketplace.purchases, marketplace.support_contacts;
+    -- one row per buyer: number b, reference time t (seconds from
+    -- 2026-01-01 UTC, whole seconds), compensated, and the draws
+    CREATE TEMP TABLE mp_outcome_buyers ON COMMIT DROP AS
+    SELECT buyer_id, currency, t, compensated,
+           -- u(b, k) as in marketplace.sql: 52 bits of hashint8extended
+           ((hashint8extended(b, seed * 64 + 40) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_repeat,
+           ((hashint8extended(b, seed * 64 + 41) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_buy_before,
+           ((hashint8extended(b, seed * 64 + 42) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_buy_after,
+           ((hashint8extended(b, seed * 64 + 43) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_time_before,
+           ((hashint8extended(b, seed * 64 + 44) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_time_after,
+           ((hashint8extended(b, seed * 64 + 45) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_value,
+           ((hashint8extended(b, seed * 64 + 46) >> 11) & 4503599627370495)::double precision
+               / 4503599627370496 AS u_contact,
+           CASE segment WHEN 'vip' THEN 0.30 WHEN 'regular' THEN 0.15 ELSE 0.10 END::double precision AS p_base
+      FROM (SELECT by0.buyer_id, substr(by0.buyer_id, 5)::bigint AS b, by0.segment,
+                   CASE by0.market WHEN 'BR' THEN 'BRL' WHEN 'US' THEN 'USD' WHEN 'DE' THEN 'EUR'
+                                   WHEN 'FR' THEN 'EUR' WHEN 'JP' THEN 'JPY' ELSE 'BHD' END AS currency,
+                   coalesce(floor(extract(epoch FROM f.assigned_at - timestamptz '2026-01-01 00:00:00+00'))::bigint,
+                            27907200) AS t,
+                   coalesce(f.arm = 'treatment', false) AS compensated
+              FROM marketplace.buyers AS by0
+              LEFT JOIN (SELECT DISTINCT ON (d.buyer) d.buyer, d.assigned_at, d.arm
+                           FROM compensation.decisions AS d
+                          WHERE d.arm IS NOT NULL
+                          ORDER BY d.buyer, d.assigned_at, d.at, d.order_key) AS f
+                ON f.buyer = by0.buyer_id) AS s;
+
+    -- purchases: window w = 0 before t, 1 after; at most one each
+    INSERT INTO marketplace.purchases (buyer_id, at, value, currency)
+    SELECT buyer_id,
+           timestamptz '2026-01-01 00:00:00+00'
+             + (CASE w WHEN 0 THEN t - floor(u_time_before * 2592000)::bigint
+                       ELSE t + 1 + floor(u_time_after * 2592000)::bigint END) * interval '1 second',
+           -- 5.00 .. 204.99 in the buyer's currency (whole units for JPY: x100)
+           CASE currency WHEN 'JPY' THEN (500 + floor(u_value * 20000)::bigint)::numeric
+                         ELSE (500 + floor(u_value * 20000)::bigint) * 0.01 END,
+           currency
+      FROM mp_outcome_buyers CROSS JOIN (VALUES (0), (1)) AS v(w)
+     WHERE CASE w WHEN 0 THEN u_buy_before < p_base + 0.10 * u_repeat
+                  ELSE u_buy_after < p_base + 0.10 * u_repeat
+                                     + CASE WHEN compensated THEN repeat_points ELSE 0 END END;
+
+    -- contacts: 3 chances in each window, draws u(b, 47 + chance) for the
+    -- chance and its time (two halves of one 52-bit draw would correlate)
+    INSERT INTO marketplace.support_contacts (buyer_id, at)
+    SELECT buyer_id,
+           timestamptz '2026-01-01 00:00:00+00'
+             + (CASE w WHEN 0 THEN t - floor(u_time * 2592000)::bigint
+                       ELSE t + 1 + floor(u_time * 2592000)::bigint END) * interval '1 second'
+      FROM (SELECT buyer_id, t, w, compensated, u_contact,
+                   ((hashint8extended(substr(buyer_id, 5)::bigint * 8 + w * 4 + chance, seed * 64 + 47) >> 11)
+                    & 4503599627370495)::double precision / 4503599627370496 AS u_chance,
+                   ((hashint8extended(substr(buyer_id, 5)::bigint * 8 + w * 4 + chance, seed * 64 + 48) >> 11)
+                    & 4503599627370495)::double precision / 4503599627370496 AS u_time
+              FROM mp_outcome_buyers
+             CROSS JOIN (VALUES (0), (1)) AS v(w)
+             CROSS JOIN (VALUES (0), (1), (2)) AS c(chance)) AS s
+     WHERE u_chance < (0.05 + 0.30 * u_contact)
+                      * CASE WHEN w = 1 AND compensated THEN contact_ratio ELSE 1 END;
+
+    RETURN QUERY
+    SELECT (SELECT count(*) FROM marketplace.purchases),
+           (SELECT count(*) FROM marketplace.support_contacts),
+           (SELECT count(*) FROM mp_outcome_buyers WHERE compensated);
+    DROP TABLE mp_outcome_buyers;
+END
+$fn$;
+
+COMMENT ON FUNCTION marketplace.generate_outcomes(double precision, double precision) IS
+    'Fills purchases and support_contacts around each buyer''s first assignment (compensation.decisions), with a planted effect: + repeat_points of 30-day repeat rate and contact_ratio times the contacts for compensated buyers';
 
 COMMIT;
 

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "compensation.h"
+#include "notify.h"
 
 PG_MODULE_MAGIC;
 
@@ -37,6 +38,7 @@ _PG_init(void)
 							1, 1, 12,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	notify_define_settings();
 	MarkGUCPrefixReserved("compensation");
 	strategy_cache_init();
 }

@@ -215,17 +215,27 @@ SELECT * FROM regress.error_of($$SELECT compensation.eligible('m_i', r, 1) FROM 
 \x off
 
 -- Planner support: a table row is passed as its columns, not as a built
--- row, and decides exactly as the row would.
+-- row, and decides exactly as the row would.  With the version known, the
+-- call carries its stored spec (shown as <spec>) and the columns' names,
+-- so that a node without the strategy catalog (a Citus worker) can decide.
 CREATE FUNCTION pg_temp.plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE line text;
 BEGIN
 	FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || query LOOP
-		RETURN NEXT regexp_replace(line, '''[0-9]+''::oid', '''<row type>''::oid');
+		RETURN NEXT regexp_replace(regexp_replace(line, '''[0-9]+''::oid', '''<row type>''::oid'),
+								   '''\{".*"\}''::jsonb', '''<spec>''::jsonb');
 	END LOOP;
 END $$;
 SELECT pg_temp.plan($$SELECT compensation.amount('seg', r, 1) FROM public.money_rows AS r$$);
 -- a subquery's row is left as it is
 SELECT pg_temp.plan($$SELECT compensation.amount('seg', r, 1) FROM (SELECT * FROM public.money_rows OFFSET 0) AS r$$);
+-- a view's row, pulled up into a ROW() of its columns, is passed by name
+SELECT pg_temp.plan($$SELECT compensation.amount('seg', v, 1) FROM public.money_view AS v$$);
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE compensation.evaluate('seg', v, 1)
+						IS DISTINCT FROM compensation.evaluate('seg', s, 1)) AS differ
+  FROM public.money_view AS v
+  JOIN (SELECT * FROM public.money_view OFFSET 0) AS s ON s.id = v.id;
 SELECT count(*) AS rows,
 	   count(*) FILTER (WHERE compensation.evaluate('seg', r, 1)
 						IS DISTINCT FROM compensation.evaluate('seg', s, 1)) AS differ
@@ -262,7 +272,26 @@ SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NUL
 SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, '{1,5}', r.ctid, r.id) FROM public.prune_rows AS r$$);
 SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, ARRAY[r.id::int2], r.ctid, r.id) FROM public.prune_rows AS r$$);
 SELECT * FROM regress.error_of($$SELECT compensation.amount_columns('prune', NULL, 'public.prune_rows'::regtype, '{1,5}', r.ctid, r.id, r.currency) FROM public.prune_rows AS r$$);
+-- the *_spec twins too: a spec that does not parse, names that do not match
+-- the columns, a column the version reads left out, a value without a type
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, '[]', NULL, '{}', true)$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, '{"scenario": "x"}', NULL, '{}', true)$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, NULL, NULL, '{}', true)$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, 'public.prune_rows', '{currency}', r.ctid, r.currency, r.note) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, 'public.prune_rows', '{currency,currency}', r.ctid, r.currency, r.note) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, 'public.prune_rows', '{currency,NULL}', r.ctid, r.currency, r.note) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, 'public.prune_rows', '{{currency},{note}}', r.ctid, r.currency, r.note) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, 'public.prune_rows', '{currency}', r.ctid, r.currency) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, NULL, '{currency,note}', r.ctid, 'EUR', r.note) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec, NULL, '{currency,note}', VARIADIC ARRAY['(0,1)', 'EUR', 'x']) FROM compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
+SELECT * FROM regress.error_of($$SELECT compensation.amount_spec('prune', 2, v.spec || '{"amount": {"type": "fixed", "value": 7}}', NULL, '{note}', r.ctid, r.note) FROM public.prune_rows AS r, compensation.strategies AS v WHERE v.name = 'prune' AND v.version = 2$$);
 \x off
+-- given by hand, a spec is evaluated on the row given only: a spec that is
+-- not the stored one (here amount 7) is parsed and bound on its own
+SELECT r.id, compensation.amount_spec('prune', 2, v.spec || '{"amount": {"type": "fixed", "value": 7}}',
+									  NULL, '{currency,note}', r.ctid, r.currency, r.note)
+  FROM public.prune_rows AS r, compensation.strategies AS v
+ WHERE v.name = 'prune' AND v.version = 2 ORDER BY r.id;
 -- a row null-extended by an outer join is a NULL row, not a row of NULLs
 -- (m_i's "is null" condition would hold for a row of NULLs)
 SELECT x.id, r.id AS facts_id, compensation.eligible('m_i', r, 1) AS eligible,

@@ -31,6 +31,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -270,6 +271,51 @@ quoted_source(StrategySpec *spec)
 }
 
 /*
+ * amount() of the version being run, written out as its *_spec twin: the
+ * stored spec and the columns the rule reads, by name.  What the planner
+ * support writes for a table's or a pulled-up view's row, but in the query
+ * text, so that it reaches the workers whatever Citus does with the source
+ * (a view with joins is pushed down as the query was written, before the
+ * planner support runs).  Decides as amount() does.
+ */
+static char *
+amount_call_anywhere(RunState *run)
+{
+	StrategySpec *spec = run->spec;
+	Jsonb	   *stored = load_strategy_jsonb(spec->strategy_name, true, spec->version);
+	StringInfoData names;
+	StringInfoData columns;
+	List	   *seen = NIL;
+	ListCell   *lc;
+
+	if (stored == NULL)
+		return psprintf("compensation.amount(%s, s, %d)",
+						quote_literal_cstr(spec->strategy_name), spec->version);
+	initStringInfo(&names);
+	initStringInfo(&columns);
+	foreach(lc, strategy_columns_read(spec))
+	{
+		char	   *name = ((SpecColumn *) lfirst(lc))->name;
+		bool		duplicate = false;
+		ListCell   *other;
+
+		foreach(other, seen)
+			duplicate |= strcmp((char *) lfirst(other), name) == 0;
+		if (duplicate)
+			continue;
+		seen = lappend(seen, name);
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", quote_literal_cstr(name));
+		appendStringInfo(&columns, ", s.%s", quote_identifier(name));
+	}
+	return psprintf("compensation.amount_spec(%s, %d, %s::pg_catalog.jsonb, %s,"
+					" ARRAY[%s]::pg_catalog.text[], true%s)",
+					quote_literal_cstr(spec->strategy_name), spec->version,
+					quote_literal_cstr(JsonbToCString(NULL, &stored->root, VARSIZE(stored))),
+					quote_literal_cstr(format_type_be_qualified(get_rel_type_id(run->source_relid))),
+					names.data, columns.data);
+}
+
+/*
  * The candidate query: see the file header.  The first row it returns
  * counts the eligible rows already taken in the group and decided for this
  * strategy (0 without a ledger); the others are the candidates, in rank
@@ -279,6 +325,31 @@ quoted_source(StrategySpec *spec)
  * parameters: constants let the planner pass amount() only the columns it
  * reads, whatever plan_cache_mode says.  The window is plain range
  * conditions on the source's at, so that an index on it restricts the scan.
+ *
+ * The eligible rows are computed first, then joined to the ledger.  On one
+ * node they are an OFFSET 0 subquery, which keeps the planner from pulling
+ * it up and evaluating amount() twice (in the filter and in the output).
+ * Where Citus is installed the source may be distributed, and Citus would
+ * run an OFFSET 0 subquery on the coordinator over every row of the window
+ * shipped to it; there the eligible rows are a CTE of their own, which
+ * Citus pushes down whole: each worker applies the rule to its shards
+ * (amount() written as its *_spec twin, which needs no catalog) and ships
+ * only the candidates, at the cost of a second amount() call for an
+ * eligible row.  The ledger stays on the coordinator: the group's claimed
+ * orders and the strategy's decisions are CTEs of their own too, which
+ * Citus plans locally from the query as written, so the views are read
+ * with their owner's rights as on one node (a query Citus writes out again
+ * as text would name the ledger tables, which the author may not read);
+ * the joins then run on the coordinator over the candidates.
+ *
+ * Why the parts agree, whatever snapshot each worker takes: the source is
+ * read once, by the one scan of each shard under the statement; the ledger
+ * views are read once, on the coordinator, under the statement's snapshot;
+ * and the count of rows already taken and the rows returned are both read
+ * from the one materialised CTE c.  No row is counted from one reading and
+ * returned from another.  A source row a worker's snapshot does not see yet
+ * is a candidate of the next run, as a row committed after the snapshot is
+ * on one node.
  */
 char *
 candidate_query(RunState *run)
@@ -289,6 +360,8 @@ candidate_query(RunState *run)
 	StringInfoData extra;		/* the columns candidates carry as text */
 	StringInfoData extra_inner;
 	StringInfoData extra_nulls;
+	char	   *rows;			/* the source's rows in the window, with amount() */
+	bool		pushed_down = OidIsValid(get_extension_oid("citus", true));
 	ListCell   *lc;
 
 	initStringInfo(&extra);
@@ -305,17 +378,28 @@ candidate_query(RunState *run)
 	if (spec->has_rank)
 		appendStringInfo(&extra_inner, ", s.%s AS rank_raw", quote_identifier(spec->key_rank.name));
 
-	return psprintf("WITH c AS MATERIALIZED ("
+	rows = psprintf("SELECT %s AS o, %s AS b, (s.%s)::pg_catalog.timestamptz AS a,"
+					"       %s AS m, %s AS cur, %s AS amount,"
+					"       s.%s AS at_raw, s.%s AS order_raw%s"
+					"  FROM %s AS s"
+					" WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
+					"   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL AND $5 IS NOT NULL",
+					column_as_text(run, spec->key_order.name),
+					column_as_text(run, spec->key_buyer.name),
+					at,
+					spec->has_key_market ? column_as_text(run, spec->key_market.name) : "NULL::pg_catalog.text",
+					spec->has_key_currency ? column_as_text(run, spec->key_currency.name) : "NULL::pg_catalog.text",
+					pushed_down ? amount_call_anywhere(run)
+					: psprintf("compensation.amount(%s, s, %d)",
+							   quote_literal_cstr(spec->strategy_name), spec->version),
+					at, order, extra_inner.data,
+					quoted_source(spec),
+					at, at, at);
+
+	return psprintf("WITH %s c AS MATERIALIZED ("
 					" SELECT e.*, %s AS claimed, %s AS previous_outcome,"
 					"        %s AS previous_version, %s AS previous_amount, %s AS settled"
-					"   FROM (SELECT %s AS o, %s AS b, (s.%s)::pg_catalog.timestamptz AS a,"
-					"                %s AS m, %s AS cur,"
-					"                compensation.amount(%s, s, %d) AS amount,"
-					"                s.%s AS at_raw, s.%s AS order_raw%s"
-					"           FROM %s AS s"
-					"          WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
-					"            AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL AND $5 IS NOT NULL"
-					"         OFFSET 0) AS e"
+					"   FROM %s"
 					"   %s"
 					"  WHERE e.amount IS NOT NULL)"
 					" SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz,"
@@ -328,6 +412,14 @@ candidate_query(RunState *run)
 					"         c.previous_outcome, c.previous_version, c.previous_amount%s"
 					"    FROM c WHERE NOT c.settled"
 					"   ORDER BY %sc.at_raw, c.order_raw)",
+					!pushed_down ? ""
+					: psprintf("eligible AS MATERIALIZED (SELECT * FROM (%s) AS r"
+							   " WHERE r.amount IS NOT NULL),%s", rows,
+							   !run->against_ledger ? ""
+							   : " claimed AS MATERIALIZED (SELECT order_key FROM compensation.claimed_orders"
+							   "   WHERE exclusive_group OPERATOR(pg_catalog.=) $1),"
+							   " decided AS MATERIALIZED (SELECT order_key, outcome, version, amount_minor"
+							   "   FROM compensation.decided_orders WHERE strategy_id OPERATOR(pg_catalog.=) $5),"),
 					run->against_ledger ? "g.order_key IS NOT NULL" : "false",
 					run->against_ledger ? "d.outcome" : "NULL::pg_catalog.text",
 					run->against_ledger ? "d.version" : "NULL::pg_catalog.int4",
@@ -337,16 +429,11 @@ candidate_query(RunState *run)
 					? "(g.order_key IS NOT NULL AND d.outcome IS NOT NULL"
 					"   AND d.outcome IN ('granted', 'holdout', 'duplicate'))"
 					: "false",
-					column_as_text(run, spec->key_order.name),
-					column_as_text(run, spec->key_buyer.name),
-					at,
-					spec->has_key_market ? column_as_text(run, spec->key_market.name) : "NULL::pg_catalog.text",
-					spec->has_key_currency ? column_as_text(run, spec->key_currency.name) : "NULL::pg_catalog.text",
-					quote_literal_cstr(spec->strategy_name), spec->version,
-					at, order, extra_inner.data,
-					quoted_source(spec),
-					at, at, at,
-					run->against_ledger
+					pushed_down ? "eligible AS e" : psprintf("(%s OFFSET 0) AS e", rows),
+					run->against_ledger && pushed_down
+					? "LEFT JOIN claimed AS g ON g.order_key OPERATOR(pg_catalog.=) e.o"
+					" LEFT JOIN decided AS d ON d.order_key OPERATOR(pg_catalog.=) e.o"
+					: run->against_ledger
 					? "LEFT JOIN compensation.claimed_orders AS g"
 					"   ON g.exclusive_group OPERATOR(pg_catalog.=) $1"
 					"  AND g.order_key OPERATOR(pg_catalog.=) e.o"

@@ -2,8 +2,8 @@
  *
  * evaluate.c
  *	  The SQL-callable strategy functions: eligible(), amount(), evaluate()
- *	  of a row, their *_columns twins that the planner support substitutes
- *	  for a table row, in_holdout(), holdout_hash() and validate_spec().
+ *	  of a row, their *_columns and *_spec twins that the planner support
+ *	  substitutes for a row, in_holdout(), holdout_hash() and validate_spec().
  *
  * Each call site keeps, in fn_extra, what it needs to decide rows fast: the
  * compiled strategy bound to the row type it sees (from strategy_cache.c,
@@ -12,6 +12,13 @@
  * the strategy name, the version, the row type or the catalog generation
  * changes, so a version activated in another session is used from this
  * session's next statement.
+ *
+ * The *_spec twins carry the version's stored spec and the row's column
+ * names, so that a node without the strategy catalog (a Citus worker)
+ * decides alone: it parses and binds the spec it is given, once per call
+ * site, against the columns it is given, by name.  A node whose catalog
+ * holds the same spec for that version uses its compiled form instead
+ * (strategy_cache.c), bound to the row type named, as the other twins do.
  *
  * Per-row work runs in a memory context that is reset at every call, so
  * nothing allocated for one row outlives it.
@@ -25,7 +32,9 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
+#include "parser/parse_type.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -52,9 +61,13 @@ typedef struct EvaluationCache
 	StrategySpec *spec;			/* NULL while (re)building; owned by strategy_cache.c */
 	Datum	   *values;
 	bool	   *nulls;
-	/* *_columns twins: argument 5 + i is the column at row_desc index [i] */
+	/* twins: argument first + i is the column at row_desc index [i] */
 	int			npassed;
 	int		   *passed_attindex;
+	/* *_spec twins: the arguments it was built for, when not constants */
+	Jsonb	   *given_spec;
+	char	   *given_row_type;
+	ArrayType  *given_names;
 } EvaluationCache;
 
 static bool
@@ -456,6 +469,377 @@ compensation_evaluate_columns(PG_FUNCTION_ARGS)
 {
 	Decision	decision;
 	EvaluationCache *cache = evaluate_column_arguments(fcinfo, true, &decision);
+
+	if (cache == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(decision_datum(fcinfo, cache, &decision));
+}
+
+/* ---- the *_spec twins --------------------------------------------------- */
+
+/*
+ * Arguments of the *_spec twins: strategy, version, spec, row type name,
+ * column names, then (VARIADIC "any") the row marker and the columns.
+ */
+#define SPEC_ARG_VERSION 1
+#define SPEC_ARG_SPEC 2
+#define SPEC_ARG_ROW_TYPE 3
+#define SPEC_ARG_NAMES 4
+#define SPEC_ARG_ROW 5
+#define SPEC_FIRST_COLUMN_ARG 6
+
+/* A copy of a varlena (not pnstrdup: a jsonb or an array has zero bytes). */
+static void *
+copy_varlena(const void *value)
+{
+	void	   *copy = palloc(VARSIZE(value));
+
+	memcpy(copy, value, VARSIZE(value));
+	return copy;
+}
+
+static bool
+same_bytes(const void *a, const void *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return VARSIZE_ANY(a) == VARSIZE_ANY(b) && memcmp(a, b, VARSIZE_ANY(a)) == 0;
+}
+
+/*
+ * spec_columns_desc
+ *		The tuple descriptor of the columns a *_spec twin is given: the names
+ *		of the names array, the types (and typmods and collations) of the
+ *		arguments.  Checked so that a hand-written call is an error, never a
+ *		value read as another type.
+ */
+static TupleDesc
+spec_columns_desc(FunctionCallInfo fcinfo, ArrayType *names_array, const char *function)
+{
+	Datum	   *names;
+	bool	   *name_nulls;
+	int			npassed;
+	List	   *fn_args = NIL;
+	TupleDesc	desc;
+
+	if (ARR_NDIM(names_array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s() needs a one-dimensional array of column names", function),
+				 errhint("%s", TWIN_HINT)));
+	deconstruct_array(names_array, TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &npassed);
+	if (npassed != PG_NARGS() - SPEC_FIRST_COLUMN_ARG)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s() got %d column names for %d columns",
+						function, npassed, Max(PG_NARGS() - SPEC_FIRST_COLUMN_ARG, 0)),
+				 errhint("%s", TWIN_HINT)));
+	if (get_fn_expr_variadic(fcinfo->flinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s() needs its columns as separate arguments, not a VARIADIC array", function),
+				 errhint("%s", TWIN_HINT)));
+	if (fcinfo->flinfo->fn_expr != NULL && IsA(fcinfo->flinfo->fn_expr, FuncExpr))
+		fn_args = ((FuncExpr *) fcinfo->flinfo->fn_expr)->args;
+
+	desc = CreateTemplateTupleDesc(npassed);
+	for (int i = 0; i < npassed; i++)
+	{
+		int			argnum = SPEC_FIRST_COLUMN_ARG + i;
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argnum);
+		char	   *name = name_nulls[i] ? NULL : TextDatumGetCString(names[i]);
+		Node	   *arg = argnum < list_length(fn_args) ? list_nth(fn_args, argnum) : NULL;
+
+		if (name == NULL || name[0] == '\0' || strlen(name) >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s(): column name %d is null, empty or too long", function, i + 1),
+					 errhint("%s", TWIN_HINT)));
+		for (int j = 0; j < i; j++)
+			if (strcmp(NameStr(TupleDescAttr(desc, j)->attname), name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("%s(): column \"%s\" is given twice", function, name),
+						 errhint("%s", TWIN_HINT)));
+		if (!OidIsValid(argtype) || get_typtype(argtype) == TYPTYPE_PSEUDO)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s(): argument %d (column \"%s\") has no usable type", function,
+							argnum + 1, name),
+					 errhint("%s", TWIN_HINT)));
+		TupleDescInitEntry(desc, i + 1, name, argtype,
+						   arg != NULL ? exprTypmod(arg) : -1, 0);
+		TupleDescInitEntryCollation(desc, i + 1,
+									arg != NULL ? exprCollation(arg) : get_typcollation(argtype));
+	}
+	return desc;
+}
+
+/*
+ * named_row_type
+ *		On a node whose catalog has the version: the named row type, when
+ *		every column given is a column of it of the same type, so that the
+ *		compiled form bound to that row type is shared with every other call
+ *		on it.  InvalidOid otherwise.
+ */
+static Oid
+named_row_type(const char *row_type_name, TupleDesc given, TupleDesc *row_desc)
+{
+	Oid			row_type;
+	int32		typmod;
+	TupleDesc	desc;
+
+	if (row_type_name == NULL)
+		return InvalidOid;
+	parseTypeString(row_type_name, &row_type, &typmod, true);
+	if (!OidIsValid(row_type) || row_type == RECORDOID || !type_is_rowtype(row_type))
+		return InvalidOid;
+	desc = lookup_rowtype_tupdesc(row_type, -1);
+	*row_desc = CreateTupleDescCopy(desc);
+	ReleaseTupleDesc(desc);
+	for (int i = 0; i < given->natts; i++)
+	{
+		Form_pg_attribute column = TupleDescAttr(given, i);
+		bool		found = false;
+
+		for (int j = 0; j < (*row_desc)->natts && !found; j++)
+			found = !TupleDescAttr(*row_desc, j)->attisdropped &&
+				TupleDescAttr(*row_desc, j)->atttypid == column->atttypid &&
+				strcmp(NameStr(TupleDescAttr(*row_desc, j)->attname), NameStr(column->attname)) == 0;
+		if (!found)
+			return InvalidOid;
+	}
+	return row_type;
+}
+
+/*
+ * get_spec_cache
+ *		The compiled spec of a *_spec twin's call site, rebuilt when an
+ *		argument that is not a constant changed, or the catalog (or the
+ *		currency table) did.
+ */
+static EvaluationCache *
+get_spec_cache(FunctionCallInfo fcinfo)
+{
+	EvaluationCache *cache = (EvaluationCache *) fcinfo->flinfo->fn_extra;
+	const char *function;
+	text	   *name;
+	int32		version;
+	Jsonb	   *given_spec;
+	char	   *row_type_name;
+	ArrayType  *names;
+	TupleDesc	given;
+	Jsonb	   *stored;
+	StrategySpec *spec;
+	MemoryContext oldcontext;
+
+	if (cache != NULL && cache->spec != NULL && cache->name_is_constant &&
+		cache->generation == current_strategy_generation())
+		return cache;
+
+	function = get_func_name(fcinfo->flinfo->fn_oid);
+	if (PG_ARGISNULL(SPEC_ARG_VERSION) || PG_ARGISNULL(SPEC_ARG_SPEC) || PG_ARGISNULL(SPEC_ARG_NAMES))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s() needs a version, a spec and column names", function),
+				 errhint("%s", TWIN_HINT)));
+	name = PG_GETARG_TEXT_PP(0);
+	version = PG_GETARG_INT32(SPEC_ARG_VERSION);
+	given_spec = PG_GETARG_JSONB_P(SPEC_ARG_SPEC);
+	row_type_name = PG_ARGISNULL(SPEC_ARG_ROW_TYPE) ? NULL
+		: TextDatumGetCString(PG_GETARG_DATUM(SPEC_ARG_ROW_TYPE));
+	names = PG_GETARG_ARRAYTYPE_P(SPEC_ARG_NAMES);
+
+	if (cache != NULL && cache->spec != NULL &&
+		cache->generation == current_strategy_generation() &&
+		cache->version == version &&
+		strlen(cache->strategy_name) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(cache->strategy_name, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0 &&
+		same_bytes(cache->given_spec, given_spec) && same_bytes(cache->given_names, names) &&
+		(cache->given_row_type == NULL ? row_type_name == NULL
+		 : row_type_name != NULL && strcmp(cache->given_row_type, row_type_name) == 0))
+		return cache;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(EvaluationCache));
+		cache->context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+											   "compensation strategy",
+											   ALLOCSET_SMALL_SIZES);
+		cache->row_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												   "compensation row",
+												   ALLOCSET_DEFAULT_SIZES);
+		cache->name_is_constant = true;
+		for (int i = 0; i <= SPEC_ARG_NAMES; i++)
+			cache->name_is_constant &= argument_is_const(fcinfo->flinfo, i);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	cache->spec = NULL;
+	MemoryContextReset(cache->context);
+	oldcontext = MemoryContextSwitchTo(cache->context);
+
+	cache->generation = current_strategy_generation();
+	cache->strategy_name = text_to_cstring(name);
+	cache->has_version = true;
+	cache->version = version;
+	cache->given_spec = (Jsonb *) copy_varlena(given_spec);
+	cache->given_names = (ArrayType *) copy_varlena(names);
+	cache->given_row_type = row_type_name ? pstrdup(row_type_name) : NULL;
+	given = spec_columns_desc(fcinfo, names, function);
+	cache->npassed = given->natts;
+	cache->passed_attindex = palloc(sizeof(int) * Max(given->natts, 1));
+
+	stored = load_strategy_jsonb(cache->strategy_name, true, version);
+	if (stored != NULL && same_bytes(stored, given_spec))
+	{
+		/* this node has the version: its compiled form, shared */
+		TupleDesc	row_desc = NULL;
+		Oid			row_type = named_row_type(row_type_name, given, &row_desc);
+		int32		row_typmod = -1;
+		bool	   *passed;
+		ListCell   *lc;
+
+		if (!OidIsValid(row_type))
+		{
+			row_desc = BlessTupleDesc(given);
+			row_type = RECORDOID;
+			row_typmod = row_desc->tdtypmod;
+		}
+		cache->row_type = row_type;
+		cache->row_typmod = row_typmod;
+		cache->row_desc = row_desc;
+		passed = palloc0(sizeof(bool) * Max(row_desc->natts, 1));
+		for (int i = 0; i < given->natts; i++)
+		{
+			int			j = 0;
+
+			while (TupleDescAttr(row_desc, j)->attisdropped ||
+				   strcmp(NameStr(TupleDescAttr(row_desc, j)->attname),
+						  NameStr(TupleDescAttr(given, i)->attname)) != 0)
+				j++;
+			cache->passed_attindex[i] = j;
+			passed[j] = true;
+		}
+		spec = load_bound_strategy(cache->strategy_name, true, version, row_type, row_typmod,
+								   row_desc, row_type == RECORDOID ? "the facts row"
+								   : psprintf("the facts row of type %s", format_type_be(row_type)));
+		foreach(lc, strategy_columns_read(spec))
+		{
+			SpecColumn *column = (SpecColumn *) lfirst(lc);
+
+			if (!passed[column->attindex])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s() is not given column \"%s\", which version %d of strategy \"%s\" reads",
+								function, column->name, version, cache->strategy_name),
+						 errhint("%s", TWIN_HINT)));
+		}
+	}
+	else
+	{
+		/*
+		 * A node without the version (a Citus worker): the spec it is
+		 * given, parsed and bound here, against the columns given by name.
+		 * It reads nothing but the currency table: the caller evaluates the
+		 * row it passes, as with any other function.
+		 */
+		spec = parse_strategy_spec(given_spec, false);
+		spec->strategy_name = cache->strategy_name;
+		spec->version = version;
+		spec->status = "";
+		spec->holdout_salt = "";
+		spec->exclusive_group = "";
+		spec->created_by = "";
+		spec->source_owner = "";
+		load_currencies(spec);
+		bind_strategy_spec(spec, given,
+						   row_type_name == NULL ? "the facts row"
+						   : psprintf("the facts row of type %s", row_type_name), false);
+		cache->row_type = RECORDOID;
+		cache->row_typmod = -1;
+		cache->row_desc = given;
+		for (int i = 0; i < given->natts; i++)
+			cache->passed_attindex[i] = i;
+	}
+	cache->values = palloc(sizeof(Datum) * Max(cache->row_desc->natts, 1));
+	cache->nulls = palloc(sizeof(bool) * Max(cache->row_desc->natts, 1));
+	/* columns not passed stay NULL: the strategy does not read them */
+	for (int i = 0; i < cache->row_desc->natts; i++)
+	{
+		cache->values[i] = (Datum) 0;
+		cache->nulls[i] = true;
+	}
+	cache->spec = spec;
+	MemoryContextSwitchTo(oldcontext);
+	return cache;
+}
+
+/*
+ * Evaluate the (strategy, version, spec, row type, names, row, column...)
+ * arguments of the *_spec twins.  Returns NULL when the strategy is NULL
+ * or the row is missing (NULL marker: null-extended by an outer join).
+ */
+static EvaluationCache *
+evaluate_spec_arguments(FunctionCallInfo fcinfo, bool want_reasons, Decision *decision)
+{
+	EvaluationCache *cache;
+	MemoryContext oldcontext;
+
+	if (PG_ARGISNULL(0) || PG_NARGS() <= SPEC_ARG_ROW || PG_ARGISNULL(SPEC_ARG_ROW))
+		return NULL;
+	cache = get_spec_cache(fcinfo);
+
+	MemoryContextReset(cache->row_context);
+	oldcontext = MemoryContextSwitchTo(cache->row_context);
+	for (int i = 0; i < cache->npassed; i++)
+	{
+		int			attindex = cache->passed_attindex[i];
+
+		cache->values[attindex] = PG_GETARG_DATUM(SPEC_FIRST_COLUMN_ARG + i);
+		cache->nulls[attindex] = PG_ARGISNULL(SPEC_FIRST_COLUMN_ARG + i);
+	}
+	evaluate_strategy(cache->spec, cache->values, cache->nulls, want_reasons, decision);
+	MemoryContextSwitchTo(oldcontext);
+	return cache;
+}
+
+/*
+ * compensation.eligible_spec / amount_spec / evaluate_spec
+ *		(strategy text, version integer, spec jsonb, row_type text,
+ *		columns text[], VARIADIC "any": a row marker (the row's ctid, NULL
+ *		for a missing row), then the columns named): what planner_support.c
+ *		rewrites a call with a row into when the strategy and version are
+ *		constants.  Evaluate only the row given, on any node.  Not meant to
+ *		be called by hand.
+ */
+PG_FUNCTION_INFO_V1(compensation_eligible_spec);
+Datum
+compensation_eligible_spec(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+
+	if (evaluate_spec_arguments(fcinfo, false, &decision) == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(decision.eligible);
+}
+
+PG_FUNCTION_INFO_V1(compensation_amount_spec);
+Datum
+compensation_amount_spec(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+
+	if (evaluate_spec_arguments(fcinfo, false, &decision) == NULL || !decision.eligible)
+		PG_RETURN_NULL();
+	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(decision.amount_minor, decision.exponent));
+}
+
+PG_FUNCTION_INFO_V1(compensation_evaluate_spec);
+Datum
+compensation_evaluate_spec(PG_FUNCTION_ARGS)
+{
+	Decision	decision;
+	EvaluationCache *cache = evaluate_spec_arguments(fcinfo, true, &decision);
 
 	if (cache == NULL)
 		PG_RETURN_NULL();

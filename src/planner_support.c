@@ -22,8 +22,20 @@
  * so a prepared statement never runs with the columns of a version that is
  * no longer in force (the twin checks it anyway).
  *
- * Only rewrites what it can prove equivalent; anything else (records,
- * subqueries, views, outer references, very wide rows) is left alone.
+ * When the strategy and version are constants and the version exists, the
+ * call becomes its *_spec twin instead, which carries what a node needs to
+ * decide without the strategy catalog: the version's stored spec, the row
+ * type's name (for errors) and the columns' names, with the columns as
+ * arguments.  Nothing in it is an OID of this node, so the call means the
+ * same on a Citus worker, which the query is shipped to as text.  A row
+ * built by a ROW() expression (a view's or a subquery's row, once the
+ * planner has pulled the subquery up) is passed the same way, every field
+ * by name.  The planner loads the version anyway; an activation replans
+ * (the dependencies above), so the next statement carries the new spec.
+ *
+ * Only rewrites what it can prove equivalent; anything else (records that
+ * are not ROW() expressions, outer references, rows null-extended by an
+ * outer join whose row is not a table's, very wide rows) is left alone.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,7 +43,9 @@
 
 #include "access/sysattr.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "nodes/pathnodes.h"
@@ -47,6 +61,8 @@
 
 /* Leaves room under FUNC_MAX_ARGS for strategy, version, row type, attnums, ctid. */
 #define MAX_REWRITTEN_COLUMNS (FUNC_MAX_ARGS - 5)
+/* ... and for strategy, version, spec, row type, names, row marker. */
+#define MAX_SPEC_COLUMNS (FUNC_MAX_ARGS - 6)
 
 /*
  * columns_read_by
@@ -56,7 +72,7 @@
  *		errors).  Adds the strategy tables to the plan's dependencies.
  */
 static List *
-columns_read_by(PlannerInfo *root, Node *strategy_arg, Node *version_arg)
+columns_read_by(PlannerInfo *root, Node *strategy_arg, Node *version_arg, StrategySpec **loaded)
 {
 	Const	   *strategy = (Const *) strategy_arg;
 	Const	   *version = (Const *) version_arg;
@@ -66,11 +82,13 @@ columns_read_by(PlannerInfo *root, Node *strategy_arg, Node *version_arg)
 	Oid			strategy_relid;
 	Oid			strategy_version_relid;
 
+	*loaded = NULL;
 	if (!IsA(strategy, Const) || strategy->constisnull || !IsA(version, Const))
 		return NIL;
 
 	spec = load_strategy(TextDatumGetCString(strategy->constvalue), !version->constisnull,
 						 version->constisnull ? -1 : DatumGetInt32(version->constvalue), true);
+	*loaded = spec;
 	if (spec != NULL)
 		foreach(lc, strategy_columns_read(spec))
 			names = lappend(names, pstrdup(((SpecColumn *) lfirst(lc))->name));
@@ -93,6 +111,116 @@ name_in_list(const char *name, List *names)
 }
 
 /*
+ * spec_twin_call
+ *		The *_spec twin of call: strategy, the version's number, its stored
+ *		spec, the row type's qualified name (NULL for a record), the column
+ *		names, the row marker, the columns.  NULL when the twin is missing.
+ */
+static Node *
+spec_twin_call(FuncExpr *call, StrategySpec *spec, Oid row_type, List *names,
+			   Node *row_marker, List *columns)
+{
+	Jsonb	   *stored = load_strategy_jsonb(spec->strategy_name, true, spec->version);
+	Jsonb	   *copy;
+	Datum	   *name_datums = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	Oid			twin_argtypes[6] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTARRAYOID, ANYOID};
+	Oid			twin;
+	List	   *args;
+	ListCell   *lc;
+	FuncExpr   *rewritten;
+
+	if (stored == NULL)
+		return NULL;
+	copy = palloc(VARSIZE(stored));
+	memcpy(copy, stored, VARSIZE(stored));
+	twin = LookupFuncName(list_make2(makeString("compensation"),
+									 makeString(psprintf("%s_spec", get_func_name(call->funcid)))),
+						  6, twin_argtypes, true);
+	if (!OidIsValid(twin))
+		return NULL;
+	foreach(lc, names)
+		name_datums[foreach_current_index(lc)] = CStringGetTextDatum((char *) lfirst(lc));
+	args = list_make2(linitial(call->args),
+					  makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
+								Int32GetDatum(spec->version), false, true));
+	args = lappend(args, makeConst(JSONBOID, -1, InvalidOid, -1,
+								   PointerGetDatum(copy),
+								   false, false));
+	args = lappend(args, row_type == RECORDOID
+				   ? makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID)
+				   : makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+							   CStringGetTextDatum(format_type_be_qualified(row_type)), false, false));
+	args = lappend(args, makeConst(TEXTARRAYOID, -1, InvalidOid, -1,
+								   PointerGetDatum(construct_array(name_datums, list_length(names),
+																   TEXTOID, -1, false, TYPALIGN_INT)),
+								   false, false));
+	args = lappend(args, row_marker);
+	args = list_concat(args, columns);
+
+	rewritten = makeFuncExpr(twin, call->funcresulttype, args, call->funccollid,
+							 call->inputcollid, COERCE_EXPLICIT_CALL);
+	rewritten->location = call->location;
+	return (Node *) rewritten;
+}
+
+/*
+ * row_expression_call
+ *		A call on a ROW() expression (a view's or a subquery's row pulled up
+ *		into the query) as its *_spec twin, every field passed by name: a
+ *		ROW() is never NULL, so the marker is true.  NULL when the names
+ *		are not distinct (the row would bind the first) or anything else
+ *		keeps it from being proved the same.
+ */
+static Node *
+row_expression_call(PlannerInfo *root, FuncExpr *call, RowExpr *row)
+{
+	StrategySpec *spec;
+	List	   *names = NIL;
+	List	   *columns = NIL;
+	ListCell   *lc;
+
+	columns_read_by(root, linitial(call->args), lthird(call->args), &spec);
+	if (spec == NULL || list_length(row->args) > MAX_SPEC_COLUMNS)
+		return NULL;
+	if (row->row_typeid == RECORDOID)
+	{
+		if (list_length(row->colnames) != list_length(row->args))
+			return NULL;
+		foreach(lc, row->colnames)
+			names = lappend(names, strVal(lfirst(lc)));
+		columns = list_copy(row->args);
+	}
+	else
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(row->row_typeid, -1);
+
+		if (desc->natts != list_length(row->args))
+		{
+			ReleaseTupleDesc(desc);
+			return NULL;
+		}
+		for (int i = 0; i < desc->natts; i++)
+		{
+			if (TupleDescAttr(desc, i)->attisdropped)
+				continue;
+			names = lappend(names, pstrdup(NameStr(TupleDescAttr(desc, i)->attname)));
+			columns = lappend(columns, list_nth(row->args, i));
+		}
+		ReleaseTupleDesc(desc);
+	}
+	foreach(lc, names)
+	{
+		if (((char *) lfirst(lc))[0] == '\0')
+			return NULL;
+		for (ListCell *other = list_head(names); other != lc; other = lnext(names, other))
+			if (strcmp((char *) lfirst(other), (char *) lfirst(lc)) == 0)
+				return NULL;
+	}
+	return spec_twin_call(call, spec, row->row_typeid, names,
+						  (Node *) makeBoolConst(true, false), columns);
+}
+
+/*
  * compensation.evaluation_support(internal) -> internal
  *		SupportRequestSimplify: whole-row table Var -> the *_columns twin.
  */
@@ -108,6 +236,8 @@ compensation_evaluation_support(PG_FUNCTION_ARGS)
 	char		relkind;
 	TupleDesc	tupdesc;
 	List	   *names;
+	StrategySpec *spec;
+	List	   *column_names = NIL;
 	bool		prune;
 	List	   *columns = NIL;
 	List	   *attnums = NIL;
@@ -126,6 +256,8 @@ compensation_evaluation_support(PG_FUNCTION_ARGS)
 	if (req->root == NULL || list_length(call->args) != 3)
 		PG_RETURN_POINTER(NULL);
 
+	if (IsA(lsecond(call->args), RowExpr))
+		PG_RETURN_POINTER(row_expression_call(req->root, call, (RowExpr *) lsecond(call->args)));
 	row = (Var *) lsecond(call->args);
 	if (!IsA(row, Var) || row->varattno != InvalidAttrNumber || row->varlevelsup != 0 ||
 		row->varno <= 0 || row->varno > list_length(req->root->parse->rtable))
@@ -145,7 +277,7 @@ compensation_evaluation_support(PG_FUNCTION_ARGS)
 	 * every column, and evaluation reports what is missing as it always did.
 	 */
 	tupdesc = lookup_rowtype_tupdesc(row->vartype, -1);
-	names = columns_read_by(req->root, linitial(call->args), lthird(call->args));
+	names = columns_read_by(req->root, linitial(call->args), lthird(call->args), &spec);
 	prune = names != NIL;
 	foreach(lc, names)
 	{
@@ -165,8 +297,25 @@ compensation_evaluation_support(PG_FUNCTION_ARGS)
 		columns = lappend(columns, makeVar(row->varno, attr->attnum, attr->atttypid,
 										   attr->atttypmod, attr->attcollation, 0));
 		attnums = lappend_int(attnums, attr->attnum);
+		column_names = lappend(column_names, pstrdup(NameStr(attr->attname)));
 	}
 	ReleaseTupleDesc(tupdesc);
+
+	/*
+	 * The version is known and every column it reads is there: the twin
+	 * that carries its spec, valid on any node.  Otherwise the twin that
+	 * reads the catalog, which reports what is missing as it always did.
+	 */
+	if (prune && list_length(columns) <= MAX_SPEC_COLUMNS)
+	{
+		Node	   *rewritten = spec_twin_call(call, spec, row->vartype, column_names,
+											   (Node *) makeVar(row->varno, SelfItemPointerAttributeNumber,
+																TIDOID, -1, InvalidOid, 0),
+											   columns);
+
+		if (rewritten != NULL)
+			PG_RETURN_POINTER(rewritten);
+	}
 	if (list_length(columns) > MAX_REWRITTEN_COLUMNS)
 		PG_RETURN_POINTER(NULL);
 

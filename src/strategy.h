@@ -300,6 +300,7 @@ extern StrategySpec *load_strategy(const char *name, bool has_version, int32 ver
 extern StrategySpec *load_bound_strategy(const char *name, bool has_version, int32 version,
 										 Oid row_type, int32 row_typmod, TupleDesc row_desc,
 										 const char *described_as);
+extern Jsonb *load_strategy_jsonb(const char *name, bool has_version, int32 version);
 extern uint64 current_strategy_generation(void);
 extern void strategy_catalog_relids(Oid *strategy, Oid *strategy_version);
 

@@ -389,6 +389,24 @@ load_strategy(const char *name, bool has_version, int32 version, bool missing_ok
 }
 
 /*
+ * load_strategy_jsonb
+ *		The stored spec of (name, version), as load_strategy finds it: what
+ *		the planner embeds in the *_spec twins, and what a twin compares the
+ *		spec it is given with to use this backend's compiled form.  NULL when
+ *		there is no such version.  Valid until the end of the transaction.
+ */
+Jsonb *
+load_strategy_jsonb(const char *name, bool has_version, int32 version)
+{
+	CompiledVersion *entry;
+
+	lookup_catalog_relids();
+	check_generation();
+	entry = resolve_name(name, has_version, version, true);
+	return entry ? entry->jsonb : NULL;
+}
+
+/*
  * load_bound_strategy
  *		The compiled form of (name, version) bound to row_desc, the tuple
  *		descriptor of row type (row_type, row_typmod).  Binds the parsed form

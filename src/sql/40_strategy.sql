@@ -469,6 +469,19 @@ RETURNS numeric
 AS 'MODULE_PATHNAME', 'compensation_amount_columns'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+-- With the strategy and version constants, the *_spec twins instead: they
+-- carry the version's spec and the columns' names, so that a node without
+-- the strategy catalog (a Citus worker) decides the rows it is sent.
+CREATE FUNCTION compensation.eligible_spec(strategy text, version integer, spec jsonb, row_type text, columns text[], VARIADIC "any")
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'compensation_eligible_spec'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION compensation.amount_spec(strategy text, version integer, spec jsonb, row_type text, columns text[], VARIADIC "any")
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'compensation_amount_spec'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION compensation.eligible(strategy text, facts record, version integer DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'compensation_eligible'
@@ -492,6 +505,11 @@ RETURNS compensation.decision
 AS 'MODULE_PATHNAME', 'compensation_evaluate_columns'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+CREATE FUNCTION compensation.evaluate_spec(strategy text, version integer, spec jsonb, row_type text, columns text[], VARIADIC "any")
+RETURNS compensation.decision
+AS 'MODULE_PATHNAME', 'compensation_evaluate_spec'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION compensation.evaluate(strategy text, facts record, version integer DEFAULT NULL)
 RETURNS compensation.decision
 AS 'MODULE_PATHNAME', 'compensation_evaluate'
@@ -506,6 +524,12 @@ COMMENT ON FUNCTION compensation.amount_columns(text, integer, oid, int2[], "any
 	'amount() of a table row, as the planner rewrites it: the row''s ctid and the columns the strategy reads (attnums) instead of the row';
 COMMENT ON FUNCTION compensation.evaluate_columns(text, integer, oid, int2[], "any") IS
 	'evaluate() of a table row, as the planner rewrites it: the row''s ctid and the columns the strategy reads (attnums) instead of the row';
+COMMENT ON FUNCTION compensation.eligible_spec(text, integer, jsonb, text, text[], "any") IS
+	'eligible() of a row, as the planner rewrites it when the version is known: the version''s spec and the row''s columns by name, decidable on any node';
+COMMENT ON FUNCTION compensation.amount_spec(text, integer, jsonb, text, text[], "any") IS
+	'amount() of a row, as the planner rewrites it when the version is known: the version''s spec and the row''s columns by name, decidable on any node';
+COMMENT ON FUNCTION compensation.evaluate_spec(text, integer, jsonb, text, text[], "any") IS
+	'evaluate() of a row, as the planner rewrites it when the version is known: the version''s spec and the row''s columns by name, decidable on any node';
 COMMENT ON FUNCTION compensation.evaluation_support(internal) IS
 	'planner support of eligible/amount/evaluate: passes a table row''s columns instead of the row';
 

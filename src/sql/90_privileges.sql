@@ -28,6 +28,9 @@ GRANT EXECUTE ON FUNCTION
 	compensation.eligible_columns(text, integer, oid, int2[], "any"),
 	compensation.amount_columns(text, integer, oid, int2[], "any"),
 	compensation.evaluate_columns(text, integer, oid, int2[], "any"),
+	compensation.eligible_spec(text, integer, jsonb, text, text[], "any"),
+	compensation.amount_spec(text, integer, jsonb, text, text[], "any"),
+	compensation.evaluate_spec(text, integer, jsonb, text, text[], "any"),
 	compensation.in_holdout(text, text, integer),
 	compensation.holdout_hash(text, text),
 	compensation.validate_spec(jsonb)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/citus.sh — burn(), uplift() and roi() over 1M rows: one node against
-# a coordinator and two workers on this machine (Citus, test/citus/lib.sh).
+# bench/citus.sh — burn(), uplift() and roi(), amount() and a dry run of
+# apply over 1M rows: one node against a coordinator and two workers on this
+# machine (Citus, test/citus/lib.sh).
 #
 #   bash bench/citus.sh [ROWS]        (default 1000000; as root or with sudo)
 #
@@ -18,6 +19,9 @@
 # machines of their own.  The built-in sum() and avg()/var_samp() are
 # measured the same way: Citus pushes sum() down, but not var_samp() of
 # numeric (its state is internal), so every row goes to the coordinator.
+# amount() runs on the workers (the planner passes the version's spec, so
+# they need no catalog); a dry run of apply evaluates the rule on the
+# workers and ships only the candidates, decided on the coordinator.
 # Not part of CI; prints a table, writes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +40,7 @@ comp_build_install
 CITUS_SERVER_OPTIONS="-c shared_buffers=512MB -c work_mem=64MB -c jit=off -c autovacuum=off \
 	-c max_parallel_workers_per_gather=0" citus_cluster_start
 set -- $CITUS_PORTS
-q() { citus_psql "$1" -At; }
+q() { PGOPTIONS="-c client_min_messages=warning" citus_psql "$1" -At; }
 
 q "$1" <<SQL
 CREATE EXTENSION compensation;
@@ -52,6 +56,18 @@ SELECT create_distributed_table('public.grants', 'order_id', shard_count => 8);
 INSERT INTO public.grants SELECT * FROM public.grants_local;
 VACUUM (ANALYZE) public.grants_local;
 VACUUM (ANALYZE) public.grants;
+SET client_min_messages = warning;
+SELECT compensation.set_budget('bench', '2026-Q4', 1e9, 'EUR');
+SELECT compensation.define_strategy(name, jsonb_build_object(
+	'scenario', 'bench', 'source', source, 'program', 'bench', 'instrument', 'voucher',
+	'keys', jsonb_build_object('order', 'order_id', 'buyer', 'program', 'at', 'at'),
+	'currency', 'EUR', 'max_age', null,
+	'when', jsonb_build_object('all', jsonb_build_array(
+		jsonb_build_object('col', 'treated', 'op', '=', 'value', true),
+		jsonb_build_object('col', 'outcome', 'op', '>=', 'value', 900))),
+	'amount', jsonb_build_object('type', 'percent', 'of', 'amount', 'rate', 0.1, 'min', 1))),
+	   compensation.activate(name)
+  FROM (VALUES ('bench_grants', 'public.grants'), ('bench_grants_local', 'public.grants_local')) AS v(name, source);
 CREATE FUNCTION public.median_ms(query text, n integer DEFAULT 5) RETURNS numeric
 LANGUAGE plpgsql AS \$fn\$
 DECLARE
@@ -90,4 +106,6 @@ sum(amount) per program|SELECT program, sum(amount) FROM %s GROUP BY program
 uplift()|SELECT compensation.uplift(treated, outcome) FROM %s
 roi()|SELECT compensation.roi(treated, outcome, amount) FROM %s
 avg(outcome), var_samp(outcome)|SELECT avg(outcome), var_samp(outcome) FROM %s
+sum(amount()) of every row|SELECT sum(compensation.amount('bench_grants', e)) FROM %s AS e
+apply dry run (13% of the rows candidates)|SELECT * FROM compensation.apply(replace('%s', 'public.', 'bench_'), '2026-12-31', dry_run => true)
 QUERIES

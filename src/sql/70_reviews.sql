@@ -171,14 +171,16 @@ BEGIN
 		 WHERE r.rating OPERATOR(pg_catalog.<=) $1 AND r.buyer IS NOT NULL AND r.written_at IS NOT NULL
 		 GROUP BY r.buyer, r.order_key, r.review_id),
 	events AS (
-		SELECT l.buyer,
-			   EXISTS (SELECT 1 FROM compensation.grants AS g
-						WHERE g.buyer OPERATOR(pg_catalog.=) l.buyer COLLATE "C" AND NOT g.voided
-						  AND g.as_of OPERATOR(pg_catalog.>) l.written_at
-						  AND g.as_of OPERATOR(pg_catalog.<=) (l.written_at OPERATOR(pg_catalog.+) $2)) AS followed
+		-- a hash join on the buyer, not a probe of the ledger per review
+		SELECT l.buyer, pg_catalog.count(g.as_of) OPERATOR(pg_catalog.>) 0 AS followed
 		  FROM lows AS l
+		  LEFT JOIN compensation.grants AS g
+			ON g.buyer OPERATOR(pg_catalog.=) l.buyer COLLATE "C" AND NOT g.voided
+		   AND g.as_of OPERATOR(pg_catalog.>) l.written_at
+		   AND g.as_of OPERATOR(pg_catalog.<=) (l.written_at OPERATOR(pg_catalog.+) $2)
 		 WHERE ($3 IS NULL OR l.written_at OPERATOR(pg_catalog.>=) $3)
-		   AND ($4 IS NULL OR l.written_at OPERATOR(pg_catalog.<) $4)),
+		   AND ($4 IS NULL OR l.written_at OPERATOR(pg_catalog.<) $4)
+		 GROUP BY l.buyer, l.order_key, l.review_id),
 	per_buyer AS (
 		SELECT e.buyer, pg_catalog.count(*) AS n, pg_catalog.count(*) FILTER (WHERE e.followed) AS k
 		  FROM events AS e GROUP BY e.buyer),

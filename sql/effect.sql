@@ -39,7 +39,8 @@ SELECT d.buyer, d.assigned_at + o.shift, o.value + substr(d.buyer, 2)::int
 UNION ALL
 SELECT d.buyer, d.assigned_at + interval '10 days', 7, 'purchase', NULL::timestamp
   FROM (SELECT DISTINCT buyer, assigned_at FROM compensation.decisions WHERE strategy = 'effect_s') AS d
- WHERE substr(d.buyer, 2)::int % 4 = 0;
+ -- (guarded: the planner may test it on other strategies' buyers first)
+ WHERE CASE WHEN d.buyer ~ '^b[0-9]+$' THEN substr(d.buyer, 2)::int % 4 = 0 END;
 
 -- the effect on spend within 30 days: per buyer, both purchases summed
 SELECT by_value, treated_n, control_n, round(treated_mean, 4) AS treated_mean,

@@ -69,8 +69,8 @@ BEGIN
 		INSERT INTO nt_trace
 		SELECT o.attempts, s, date_trunc('second', o.available_at - now()) FROM compensation.outbox AS o WHERE o.message_id = m;
 		EXIT WHEN s = 'dead';
-		-- the backoff has passed
-		UPDATE compensation.outbox_message SET available_at = now() - interval '1 second' WHERE message_id = m;
+		-- the backoff has passed (a year ago: older than every other message, so claimed first however slow the machine)
+		UPDATE compensation.outbox_message SET available_at = now() - interval '1 year' WHERE message_id = m;
 		PERFORM compensation.outbox_claim('push', 1);
 	END LOOP;
 END $$;
@@ -82,9 +82,14 @@ SELECT compensation.outbox_mark_failed(message_id, 'x') IS NULL AS refused,
   FROM compensation.outbox WHERE status = 'dead' AND attempts = 5;
 
 -- a lease: a claim not marked in time goes back to the queue
-SELECT count(*) AS claimed FROM compensation.outbox_claim('push', 10, lease => '1 second');
+-- (the lease is long, then run out by hand: a slow machine must not let it
+-- run out before the second claim)
+SELECT count(*) AS claimed FROM compensation.outbox_claim('push', 10, lease => '1 hour');
 SELECT count(*) AS during_lease FROM compensation.outbox_claim('push', 10);
-SELECT pg_sleep(1.2);
+SELECT DISTINCT available_at - claimed_at AS lease FROM compensation.outbox
+ WHERE channel = 'push' AND status = 'claimed';
+UPDATE compensation.outbox_message SET available_at = now() - interval '1 second'
+ WHERE channel = 'push' AND status = 'claimed';
 SELECT attempts FROM compensation.outbox_claim('push', 10);
 
 -- void before sending: the claimed message is cancelled, marking it sent

@@ -54,8 +54,6 @@
  * ledger's unique index could not hold them), refused with the order named.
  */
 #define MAX_KEY_BYTES 1000
-/* At most one progress NOTICE this often, counted from the run's start. */
-#define PROGRESS_INTERVAL_MS 5000
 
 const char *const outcome_names[NUM_OUTCOMES] = {
 	"granted", "holdout", "cap", "budget", "duplicate", "currency", "pace", "expired"
@@ -195,7 +193,13 @@ report_progress(RunState *run)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (!TimestampDifferenceExceeds(run->last_progress, now, PROGRESS_INTERVAL_MS))
+	/*
+	 * At most one progress NOTICE every compensation.progress_interval,
+	 * counted from the run's start.
+	 */
+	if (compensation_progress_interval <= 0 ||
+		!TimestampDifferenceExceeds(run->last_progress, now,
+									compensation_progress_interval))
 		return;
 	run->last_progress = now;
 	ereport(NOTICE,

@@ -21,6 +21,9 @@ PG_MODULE_MAGIC;
 /* The first month of the fiscal year that apply() budgets by. */
 int			compensation_fiscal_start_month = 1;
 
+/* How often a long apply() reports its progress, in milliseconds; 0: never. */
+int			compensation_progress_interval = 5000;
+
 void		_PG_init(void);
 
 /*
@@ -37,6 +40,13 @@ _PG_init(void)
 							&compensation_fiscal_start_month,
 							1, 1, 12,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("compensation.progress_interval",
+							"How often a long apply() reports its progress with a NOTICE.",
+							"0 turns the reports off; the test harness does, so that a slow machine prints nothing more.",
+							&compensation_progress_interval,
+							5000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	notify_define_settings();
 	MarkGUCPrefixReserved("compensation");

@@ -35,6 +35,9 @@ extern void format_quarter(FiscalQuarter q, char *buf);
 /* compensation.c: the compensation.fiscal_start_month setting */
 extern int	compensation_fiscal_start_month;
 
+/* compensation.c: the compensation.progress_interval setting */
+extern int	compensation_progress_interval;
+
 /* strategy_cache.c */
 extern void strategy_cache_init(void);
 

@@ -435,24 +435,33 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example: compensation.uncovered(''2026-10-01'', ''2027-01-01'').';
 	END IF;
+	-- Skipped candidates are counted first and joined to their strategy's
+	-- version after: the anti-joins then see the real number of rows (a
+	-- join to the strategy tables first makes the planner expect one and
+	-- probe the ledger once per candidate).
 	RETURN QUERY
-	SELECT 'rule'::text, d.strategy, v.scenario, d.market, d.outcome, pg_catalog.count(*),
-		   d.currency, pg_catalog.sum(d.amount)
-	  FROM compensation.decisions AS d
+	WITH skipped AS (
+		SELECT d.strategy, d.version, d.market, d.outcome, d.currency,
+			   pg_catalog.count(*) AS orders, pg_catalog.sum(d.amount) AS amount
+		  FROM compensation.decisions AS d
+		 WHERE d.outcome OPERATOR(pg_catalog.<>) ALL ('{granted,holdout,duplicate}'::text[])
+		   AND d.at OPERATOR(pg_catalog.>=) "from" AND d.at OPERATOR(pg_catalog.<) "to"
+		   AND NOT EXISTS (SELECT 1 FROM compensation.grants AS g
+							WHERE g.order_key OPERATOR(pg_catalog.=) d.order_key AND NOT g.voided)
+		   AND NOT EXISTS (SELECT 1 FROM compensation.decisions AS h
+							WHERE h.order_key OPERATOR(pg_catalog.=) d.order_key
+							  AND h.arm OPERATOR(pg_catalog.=) 'holdout')
+		 GROUP BY d.strategy, d.version, d.market, d.outcome, d.currency)
+	SELECT 'rule'::text, k.strategy, v.scenario, k.market, k.outcome,
+		   pg_catalog.sum(k.orders)::bigint, k.currency, pg_catalog.sum(k.amount)
+	  FROM skipped AS k
 	  JOIN compensation.strategies AS v
-		ON v.name OPERATOR(pg_catalog.=) d.strategy AND v.version OPERATOR(pg_catalog.=) d.version
-	 WHERE d.outcome OPERATOR(pg_catalog.<>) ALL ('{granted,holdout,duplicate}'::text[])
-	   AND d.at OPERATOR(pg_catalog.>=) "from" AND d.at OPERATOR(pg_catalog.<) "to"
-	   AND EXISTS (SELECT 1 FROM compensation.strategies AS a
-					WHERE a.name OPERATOR(pg_catalog.=) d.strategy
+		ON v.name OPERATOR(pg_catalog.=) k.strategy AND v.version OPERATOR(pg_catalog.=) k.version
+	 WHERE EXISTS (SELECT 1 FROM compensation.strategies AS a
+					WHERE a.name OPERATOR(pg_catalog.=) k.strategy
 					  AND a.status OPERATOR(pg_catalog.=) ANY ('{active,paused}'::text[]))
-	   AND NOT EXISTS (SELECT 1 FROM compensation.grants AS g
-						WHERE g.order_key OPERATOR(pg_catalog.=) d.order_key AND NOT g.voided)
-	   AND NOT EXISTS (SELECT 1 FROM compensation.decisions AS h
-						WHERE h.order_key OPERATOR(pg_catalog.=) d.order_key
-						  AND h.arm OPERATOR(pg_catalog.=) 'holdout')
-	 GROUP BY d.strategy, v.scenario, d.market, d.outcome, d.currency
-	 ORDER BY d.strategy COLLATE "C", d.market COLLATE "C" NULLS LAST, d.outcome COLLATE "C", d.currency COLLATE "C";
+	 GROUP BY k.strategy, v.scenario, k.market, k.outcome, k.currency
+	 ORDER BY k.strategy COLLATE "C", k.market COLLATE "C" NULLS LAST, k.outcome COLLATE "C", k.currency COLLATE "C";
 
 	FOR sig IN SELECT s.name, s.source, s.keys, s.scenario FROM compensation.signal AS s
 				WHERE signals IS NULL OR s.name OPERATOR(pg_catalog.=) ANY (signals)

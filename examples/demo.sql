@@ -96,12 +96,18 @@ SELECT program, quarter, market, currency, amount, spent, remaining
  ORDER BY quarter, program, market NULLS FIRST;
 
 \echo
-\echo '== 8. Budget status as a dashboard reads it: burn and pace now (grants count from when they were made)'
+\echo '== 8. Budget status as a dashboard reads it, as of the run: burn, pace, and the demand it could not fund'
 SELECT program, market, currency, budget, spent, round(share_spent::numeric, 3) AS share_spent,
 	   round(share_elapsed::numeric, 3) AS share_elapsed, daily_rate, projected_spend,
-	   projected_exhaustion, pace, grants
-  FROM compensation.budget_status('2026-Q4')
+	   projected_exhaustion, pace, grants, exhausted_at,
+	   unfunded_candidates, unfunded_amount, expired_candidates
+  FROM compensation.budget_status('2026-Q4', as_of => '2026-11-20 23:59')
  ORDER BY program, market NULLS FIRST;
+\echo '-- per strategy and version: unique candidates and where they went'
+SELECT strategy, version, candidates, grants, amount_by_currency, holdouts, skipped_cap,
+	   skipped_budget, skipped_pace, expired, voids, share_of_budget
+  FROM compensation.strategy_performance
+ ORDER BY strategy, version;
 
 \echo
 \echo '== 9. A second strategy, for Brazil, whose messages are written the Brazilian way (locale pt_BR)'

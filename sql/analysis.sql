@@ -436,10 +436,10 @@ SELECT s.market, s.spent = b.spent AS spent_matches_budget, s.remaining = b.rema
   FROM compensation.budget_status('2030-Q1', '2030-02-15') AS s
   JOIN compensation.budgets AS b USING (program, quarter)
  WHERE s.market IS NOT DISTINCT FROM b.market ORDER BY s.market NULLS FIRST;
--- as of a moment before a grant was made it is not counted; a grant voided
--- after as_of still counted then (moved in time by hand: the ledger's
--- timestamps are the real clock's).  DE: 35.00 - 10.00 (a1) + 8.00 (a3).
-UPDATE compensation.ledger SET created_at = '2030-02-20'
+-- as of a moment before a grant's run (its logical time, as_of) it is not
+-- counted; a grant voided after as_of still counted then (moved in time by
+-- hand).  DE: 35.00 - 10.00 (a1) + 8.00 (a3).
+UPDATE compensation.ledger SET as_of = '2030-02-20'
  WHERE order_key = 'a1' AND program = 'an_prog';
 UPDATE compensation.ledger SET voided_at = '2030-02-20'
  WHERE order_key = 'a3' AND program = 'an_prog';

@@ -327,54 +327,68 @@ RETURNS SETOF compensation.budget_status_result
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-	SELECT s.program, s.quarter, s.market, s.currency, s.amount,
-		   pg_catalog.round((s.burn).spent OPERATOR(pg_catalog./) s.unit, s.minor_unit),
-		   pg_catalog.round((s.burn).remaining OPERATOR(pg_catalog./) s.unit, s.minor_unit),
+	-- The budgets of the quarter first, each computed once (the views'
+	-- major amounts call to_major_units); then the grants and the decisions
+	-- summed per budget by hash joins, so that nothing but the aggregates'
+	-- inputs is evaluated per grant.
+	WITH b AS MATERIALIZED (
+		SELECT b.budget_id, b.program, b.quarter, b.market, b.currency, b.amount, b.pacing,
+			   b.exhausted_at, b.amount_minor, c.minor_unit::integer AS minor_unit,
+			   10::numeric OPERATOR(pg_catalog.^) c.minor_unit AS unit,
+			   pg_catalog.lower(compensation.quarter_range(b.quarter,
+					COALESCE(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1)))
+				   AS quarter_start
+		  FROM compensation.budgets AS b
+		  JOIN compensation.currency AS c
+			ON c.code::text OPERATOR(pg_catalog.=) b.currency
+		 WHERE b.quarter OPERATOR(pg_catalog.=) budget_status.quarter
+		   -- checks the label once (a malformed one is an error)
+		   AND compensation.quarter_range(budget_status.quarter) IS NOT NULL),
+	spent AS (
+		SELECT b.budget_id,
+			   COALESCE(pg_catalog.sum(g.amount_minor) FILTER (
+					WHERE g.at OPERATOR(pg_catalog.<) b.quarter_start), 0)::numeric AS earlier_minor,
+			   -- a budget without grants still names itself: spent 0
+			   compensation.burn(g.amount_minor::numeric, g.as_of, b.amount_minor::numeric,
+								 b.quarter, budget_status.as_of) AS burn
+		  FROM b
+		  LEFT JOIN compensation.grants AS g
+			ON g.budget_id OPERATOR(pg_catalog.=) b.budget_id
+		   AND g.as_of OPERATOR(pg_catalog.<=) budget_status.as_of
+		   AND (g.voided_at IS NULL OR g.voided_at OPERATOR(pg_catalog.>) budget_status.as_of)
+		 GROUP BY b.budget_id),
+	unfunded AS (
+		SELECT d.budget_id,
+			   pg_catalog.count(*) FILTER (WHERE d.outcome IN ('budget', 'pace')) AS unfunded,
+			   COALESCE(pg_catalog.sum(d.amount_minor) FILTER (WHERE d.outcome IN ('budget', 'pace')),
+						0)::numeric AS unfunded_minor,
+			   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'expired') AS expired
+		  FROM compensation.decisions AS d
+		 WHERE d.budget_id IN (SELECT b.budget_id FROM b)
+		   AND d.as_of OPERATOR(pg_catalog.<=) budget_status.as_of
+		 GROUP BY d.budget_id)
+	SELECT b.program, b.quarter, b.market, b.currency, b.amount,
+		   pg_catalog.round((s.burn).spent OPERATOR(pg_catalog./) b.unit, b.minor_unit),
+		   pg_catalog.round((s.burn).remaining OPERATOR(pg_catalog./) b.unit, b.minor_unit),
 		   (s.burn).share_spent,
 		   (s.burn).share_elapsed,
-		   pg_catalog.round((s.burn).daily_rate OPERATOR(pg_catalog./) s.unit,
-							s.minor_unit OPERATOR(pg_catalog.+) 2),
-		   pg_catalog.round((s.burn).projected_spend OPERATOR(pg_catalog./) s.unit, s.minor_unit),
+		   pg_catalog.round((s.burn).daily_rate OPERATOR(pg_catalog./) b.unit,
+							b.minor_unit OPERATOR(pg_catalog.+) 2),
+		   pg_catalog.round((s.burn).projected_spend OPERATOR(pg_catalog./) b.unit, b.minor_unit),
 		   (s.burn).projected_exhaustion,
-		   CASE WHEN s.exhausted_at OPERATOR(pg_catalog.<=) budget_status.as_of THEN 'exhausted'
+		   CASE WHEN b.exhausted_at OPERATOR(pg_catalog.<=) budget_status.as_of THEN 'exhausted'
 				ELSE (s.burn).pace END,
 		   (s.burn).grants,
-		   s.pacing,
-		   CASE WHEN s.exhausted_at OPERATOR(pg_catalog.<=) budget_status.as_of THEN s.exhausted_at END,
-		   pg_catalog.round(s.earlier_minor OPERATOR(pg_catalog./) s.unit, s.minor_unit),
-		   u.unfunded,
-		   pg_catalog.round(u.unfunded_minor OPERATOR(pg_catalog./) s.unit, s.minor_unit),
-		   u.expired
-	  FROM (SELECT b.budget_id, b.program, b.quarter, b.market, b.currency, b.amount, b.pacing,
-				   b.exhausted_at, c.minor_unit::integer,
-				   10::numeric OPERATOR(pg_catalog.^) c.minor_unit AS unit,
-				   COALESCE(pg_catalog.sum(g.amount_minor) FILTER (
-						WHERE g.at OPERATOR(pg_catalog.<) pg_catalog.lower(compensation.quarter_range(b.quarter,
-							COALESCE(pg_catalog.current_setting('compensation.fiscal_start_month', true)::integer, 1)))),
-						0)::numeric AS earlier_minor,
-				   compensation.burn(g.amount_minor::numeric, g.as_of, b.amount_minor::numeric,
-									 b.quarter, budget_status.as_of) AS burn
-			  FROM compensation.budgets AS b
-			  JOIN compensation.currency AS c
-				ON c.code::text OPERATOR(pg_catalog.=) b.currency
-			  LEFT JOIN compensation.grants AS g
-				ON g.budget_id OPERATOR(pg_catalog.=) b.budget_id
-			   AND g.as_of OPERATOR(pg_catalog.<=) budget_status.as_of
-			   AND (g.voided_at IS NULL OR g.voided_at OPERATOR(pg_catalog.>) budget_status.as_of)
-			 WHERE b.quarter OPERATOR(pg_catalog.=) budget_status.quarter
-			   -- checks the label once (a malformed one is an error)
-			   AND compensation.quarter_range(budget_status.quarter) IS NOT NULL
-			 GROUP BY b.budget_id, b.program, b.quarter, b.market, b.currency, b.amount,
-					  b.pacing, b.exhausted_at, c.minor_unit) AS s
-	 CROSS JOIN LATERAL (
-			SELECT pg_catalog.count(*) FILTER (WHERE d.outcome IN ('budget', 'pace')) AS unfunded,
-				   COALESCE(pg_catalog.sum(d.amount_minor) FILTER (WHERE d.outcome IN ('budget', 'pace')),
-							0)::numeric AS unfunded_minor,
-				   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'expired') AS expired
-			  FROM compensation.decisions AS d
-			 WHERE d.budget_id OPERATOR(pg_catalog.=) s.budget_id
-			   AND d.as_of OPERATOR(pg_catalog.<=) budget_status.as_of) AS u
-	 ORDER BY s.program, s.market NULLS FIRST;
+		   b.pacing,
+		   CASE WHEN b.exhausted_at OPERATOR(pg_catalog.<=) budget_status.as_of THEN b.exhausted_at END,
+		   pg_catalog.round(s.earlier_minor OPERATOR(pg_catalog./) b.unit, b.minor_unit),
+		   COALESCE(u.unfunded, 0),
+		   pg_catalog.round(COALESCE(u.unfunded_minor, 0) OPERATOR(pg_catalog./) b.unit, b.minor_unit),
+		   COALESCE(u.expired, 0)
+	  FROM b
+	  JOIN spent AS s USING (budget_id)
+	  LEFT JOIN unfunded AS u USING (budget_id)
+	 ORDER BY b.program, b.market NULLS FIRST;
 $fn$;
 
 COMMENT ON FUNCTION compensation.budget_status(text, timestamptz) IS

@@ -48,7 +48,7 @@ GRANT USAGE ON SCHEMA rv TO PUBLIC;
 CREATE TABLE rv.orders (order_id text PRIMARY KEY, buyer_id text NOT NULL, market text, currency text,
 	order_value numeric, status text, promised_at timestamptz, delivered_at timestamptz);
 INSERT INTO rv.orders
-SELECT 'o' || i,
+SELECT 'v' || i,
 	   CASE WHEN i % 6 = 0 THEN 'rv-farmer' ELSE 'rv-b' || (i % 7) END,
 	   CASE WHEN i % 2 = 0 THEN 'FR' ELSE 'DE' END, 'EUR', 50,
 	   CASE WHEN i % 10 = 5 THEN 'cancelled' ELSE 'delivered' END,
@@ -56,7 +56,7 @@ SELECT 'o' || i,
 	   timestamptz '2031-01-01' + i * interval '1 day' + (i % 5) * interval '1 day'
   FROM generate_series(1, 60) AS i;
 GRANT SELECT ON rv.orders TO compensation_admin;
-SELECT compensation.set_budget('rv_prog', '2031-Q1', 70, 'EUR');
+SELECT compensation.set_budget('rv_prog', '2031-Q1', 70, 'EUR') > 0 AS budget_set;
 SELECT compensation.define_strategy('rv_late', '{"scenario": "late_delivery", "source": "rv.orders",
   "keys": {"order": "order_id", "buyer": "buyer_id", "at": "delivered_at", "currency": "currency", "market": "market"},
   "when": {"all": [{"col": "status", "op": "=", "value": "delivered"},
@@ -69,7 +69,7 @@ SELECT sum((compensation.apply('rv_late', timestamptz '2031-01-01' + w * interva
 -- Reviews: one per order (1 star from the farmer, 2 or 4 from the others),
 -- written the day after delivery; the farmer's are followed by grants.
 -- Seller s-up's granted orders get a second, 5-star review after the grant
--- (an order with several reviews); order o7 has one review edited (same id).
+-- (an order with several reviews); order v7 has one review edited (same id).
 CREATE TABLE rv.reviews (review_id text, order_id text, buyer_id text, seller_id text, score integer,
 	written_at timestamptz);
 INSERT INTO rv.reviews
@@ -82,7 +82,7 @@ INSERT INTO rv.reviews
 SELECT 'r2' || g.order_key, g.order_key, g.buyer, 's-up', 5, g.as_of + interval '2 days'
   FROM compensation.grants AS g
  WHERE g.strategy = 'rv_late' AND substr(g.order_key, 2)::int % 3 = 0;
-INSERT INTO rv.reviews VALUES ('ro7', 'o7', 'rv-b0', 's-1', 3, timestamptz '2031-03-20');
+INSERT INTO rv.reviews VALUES ('rv7', 'v7', 'rv-b0', 's-1', 3, timestamptz '2031-03-20');
 -- the farming buyer: one more 1-star review the day before each of its grants
 INSERT INTO rv.reviews
 SELECT 'rf' || g.order_key, g.order_key, g.buyer, 's-2', 1, g.as_of - interval '1 day'

@@ -194,6 +194,7 @@ extern void add_history(RunState *run, const char *buyer, TimestampTz at, int64 
 						const char *currency, int32 strategy_id);
 
 /* ledger_writer.c */
+extern ArrayType *make_datum_array(Datum *elements, bool *nulls, int count, Oid element_type);
 extern void prepare_writes(RunState *run);
 extern void buffer_grant(RunState *run, Candidate *candidate, BudgetState *budget);
 extern bool ledger_has_order(RunState *run, const char *order_key);

@@ -71,19 +71,6 @@ typedef struct DecisionBuffer
 	SPIPlanPtr	plan;
 } DecisionBuffer;
 
-static ArrayType *
-datum_array(Datum *elements, bool *nulls, int count, Oid element_type)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {count};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
-	return construct_md_array(elements, nulls, 1, dims, lbs, element_type, typlen, typbyval, typalign);
-}
-
 /*
  * prepare_decisions
  *		The buffer and statement of a real run's decisions.
@@ -155,15 +142,15 @@ flush_decisions(RunState *run)
 	args[3] = CStringGetTextDatum(spec->exclusive_group);
 	args[4] = Int64GetDatum(run->run_id);
 	args[5] = TimestampTzGetDatum(run->as_of);
-	args[6] = PointerGetDatum(datum_array(buffer->order_keys, NULL, n, TEXTOID));
-	args[7] = PointerGetDatum(datum_array(buffer->buyers, NULL, n, TEXTOID));
-	args[8] = PointerGetDatum(datum_array(buffer->markets, buffer->market_nulls, n, TEXTOID));
-	args[9] = PointerGetDatum(datum_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
-	args[10] = PointerGetDatum(datum_array(buffer->outcomes, NULL, n, TEXTOID));
-	args[11] = PointerGetDatum(datum_array(buffer->arms, buffer->arm_nulls, n, TEXTOID));
-	args[12] = PointerGetDatum(datum_array(buffer->currencies, NULL, n, TEXTOID));
-	args[13] = PointerGetDatum(datum_array(buffer->amounts, NULL, n, INT8OID));
-	args[14] = PointerGetDatum(datum_array(buffer->budget_ids, buffer->budget_id_nulls, n, INT8OID));
+	args[6] = PointerGetDatum(make_datum_array(buffer->order_keys, NULL, n, TEXTOID));
+	args[7] = PointerGetDatum(make_datum_array(buffer->buyers, NULL, n, TEXTOID));
+	args[8] = PointerGetDatum(make_datum_array(buffer->markets, buffer->market_nulls, n, TEXTOID));
+	args[9] = PointerGetDatum(make_datum_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
+	args[10] = PointerGetDatum(make_datum_array(buffer->outcomes, NULL, n, TEXTOID));
+	args[11] = PointerGetDatum(make_datum_array(buffer->arms, buffer->arm_nulls, n, TEXTOID));
+	args[12] = PointerGetDatum(make_datum_array(buffer->currencies, NULL, n, TEXTOID));
+	args[13] = PointerGetDatum(make_datum_array(buffer->amounts, NULL, n, INT8OID));
+	args[14] = PointerGetDatum(make_datum_array(buffer->budget_ids, buffer->budget_id_nulls, n, INT8OID));
 	execute_plan(buffer->plan, args, NULL, SPI_OK_INSERT);
 
 	for (int i = 0; i < n; i++)

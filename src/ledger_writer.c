@@ -62,8 +62,13 @@ execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected)
 		elog(ERROR, "unexpected SPI result %s", SPI_result_code_string(ret));
 }
 
-static ArrayType *
-make_array(Datum *elements, bool *nulls, int count, Oid element_type)
+/*
+ * make_datum_array
+ *		A one-dimensional array of the given elements (NULL nulls: none), for
+ *		the batched INSERTs of the ledger and the decisions.
+ */
+ArrayType *
+make_datum_array(Datum *elements, bool *nulls, int count, Oid element_type)
 {
 	int16		typlen;
 	bool		typbyval;
@@ -185,20 +190,20 @@ flush_grants(RunState *run)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	args[0] = PointerGetDatum(make_array(grant_ids, NULL, n, INT8OID));
+	args[0] = PointerGetDatum(make_datum_array(grant_ids, NULL, n, INT8OID));
 	args[1] = Int64GetDatum(run->run_id);
 	args[2] = Int32GetDatum(spec->strategy_id);
 	args[3] = Int32GetDatum(spec->version);
 	args[4] = CStringGetTextDatum(spec->program);
 	args[5] = CStringGetTextDatum(spec->exclusive_group);
-	args[6] = PointerGetDatum(make_array(buffer->order_keys, NULL, n, TEXTOID));
-	args[7] = PointerGetDatum(make_array(buffer->buyers, NULL, n, TEXTOID));
-	args[8] = PointerGetDatum(make_array(buffer->markets, buffer->market_nulls, n, TEXTOID));
-	args[9] = PointerGetDatum(make_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
-	args[10] = PointerGetDatum(make_array(buffer->currencies, NULL, n, TEXTOID));
-	args[11] = PointerGetDatum(make_array(buffer->amounts, NULL, n, INT8OID));
+	args[6] = PointerGetDatum(make_datum_array(buffer->order_keys, NULL, n, TEXTOID));
+	args[7] = PointerGetDatum(make_datum_array(buffer->buyers, NULL, n, TEXTOID));
+	args[8] = PointerGetDatum(make_datum_array(buffer->markets, buffer->market_nulls, n, TEXTOID));
+	args[9] = PointerGetDatum(make_datum_array(buffer->ats, NULL, n, TIMESTAMPTZOID));
+	args[10] = PointerGetDatum(make_datum_array(buffer->currencies, NULL, n, TEXTOID));
+	args[11] = PointerGetDatum(make_datum_array(buffer->amounts, NULL, n, INT8OID));
 	args[12] = CStringGetTextDatum(spec->instrument);
-	args[13] = PointerGetDatum(make_array(buffer->budget_ids, NULL, n, INT8OID));
+	args[13] = PointerGetDatum(make_datum_array(buffer->budget_ids, NULL, n, INT8OID));
 	args[14] = TimestampTzGetDatum(run->as_of);
 	/* voucher codes (NULL: none, unnest pads), expiry */
 	memset(nulls, ' ', sizeof(nulls));
@@ -211,7 +216,7 @@ flush_grants(RunState *run)
 			code_nulls[i] = buffer->notices[i]->code == NULL;
 			codes[i] = code_nulls[i] ? (Datum) 0 : CStringGetTextDatum(buffer->notices[i]->code);
 		}
-		args[15] = PointerGetDatum(make_array(codes, code_nulls, n, TEXTOID));
+		args[15] = PointerGetDatum(make_datum_array(codes, code_nulls, n, TEXTOID));
 	}
 	else
 		nulls[15] = 'n';
@@ -242,10 +247,10 @@ flush_grants(RunState *run)
 			reachable[i] = BoolGetDatum(notice->reachable);
 		}
 		outbox_args[0] = args[0];
-		outbox_args[1] = PointerGetDatum(make_array(channels, NULL, n, TEXTOID));
-		outbox_args[2] = PointerGetDatum(make_array(messages, NULL, n, TEXTOID));
-		outbox_args[3] = PointerGetDatum(make_array(void_messages, void_nulls, n, TEXTOID));
-		outbox_args[4] = PointerGetDatum(make_array(reachable, NULL, n, BOOLOID));
+		outbox_args[1] = PointerGetDatum(make_datum_array(channels, NULL, n, TEXTOID));
+		outbox_args[2] = PointerGetDatum(make_datum_array(messages, NULL, n, TEXTOID));
+		outbox_args[3] = PointerGetDatum(make_datum_array(void_messages, void_nulls, n, TEXTOID));
+		outbox_args[4] = PointerGetDatum(make_datum_array(reachable, NULL, n, BOOLOID));
 		execute_plan(run->outbox_plan, outbox_args, NULL, SPI_OK_INSERT);
 	}
 

@@ -186,6 +186,7 @@ extern Size buyer_history_entry_size;
 extern void load_budgets(RunState *run, bool for_update);
 extern void pace_budget(BudgetState *b, TimestampTz as_of, TimestampTz period_start,
 						TimestampTz period_end);
+extern void budget_from_row(BudgetState *b, HeapTuple tuple, TupleDesc desc);
 extern void set_single_budget(RunState *run, const char *currency, int64 amount_minor);
 extern BudgetState *budget_for(RunState *run, const char *market);
 extern void load_history(RunState *run);

@@ -112,19 +112,33 @@ load_budgets(RunState *run, bool for_update)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		BudgetState *b = &run->budgets[i];
 		bool		isnull;
-		Datum		market;
 
-		b->budget_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-		market = SPI_getbinval(tuple, desc, 2, &isnull);
-		b->market = isnull ? NULL : TextDatumGetCString(market);
-		strlcpy(b->currency, TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull)),
-				sizeof(b->currency));
-		b->remaining_minor = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
-		b->even = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+		budget_from_row(b, tuple, desc);
 		b->pace_remaining_minor = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 	}
 	MemoryContextSwitchTo(oldcontext);
 	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * budget_from_row
+ *		A budget from the first five columns of a budget query: budget_id,
+ *		market, currency, what it may spend (minor units) and whether it is
+ *		paced evenly.  Allocates in the current memory context.
+ */
+void
+budget_from_row(BudgetState *b, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		market;
+
+	b->budget_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	market = SPI_getbinval(tuple, desc, 2, &isnull);
+	b->market = isnull ? NULL : TextDatumGetCString(market);
+	strlcpy(b->currency, TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull)),
+			sizeof(b->currency));
+	b->remaining_minor = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	b->even = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
 }
 
 /*

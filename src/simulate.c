@@ -486,19 +486,10 @@ budgets_of(Replay *replay, StrategySpec *spec, TimestampTz as_of, MemoryContext 
 		found->budgets = palloc0(sizeof(BudgetState) * Max(found->nbudgets, 1));
 		for (int i = 0; i < found->nbudgets; i++)
 		{
-			HeapTuple	tuple = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
 			BudgetState *b = &found->budgets[i];
-			bool		isnull;
-			Datum		market;
 
-			b->budget_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-			market = SPI_getbinval(tuple, desc, 2, &isnull);
-			b->market = isnull ? NULL : TextDatumGetCString(market);
-			strlcpy(b->currency, TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull)),
-					sizeof(b->currency));
-			b->amount_minor = b->remaining_minor = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
-			b->even = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+			budget_from_row(b, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+			b->amount_minor = b->remaining_minor;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}

@@ -18,7 +18,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql)
 
 # pg_regress: sql/*.sql against expected/*.out, in this order (setup first).
-REGRESS = setup quarter currency budget roles spec_errors evaluate holdout apply notify compile effect reviews decisions simulate incremental budgets analysis
+REGRESS = setup quarter currency budget roles spec_errors evaluate holdout apply notify compile effect reviews reviews_registered decisions simulate incremental budgets analysis
 REGRESS_OPTS = --inputdir=.
 
 # isolation tester: test/isolation/specs/*.spec against test/isolation/expected/*.out

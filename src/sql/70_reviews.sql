@@ -288,6 +288,212 @@ $fn$;
 COMMENT ON FUNCTION compensation.review_integrity(regclass, jsonb, text, timestamptz, timestamptz) IS
 	'per strategy or seller: grants, reviewed grants, reviews first written after the grant and their share, mean rating before and after, ratings raised, buyers flagged by review_farming';
 
+-- ---- the registered reviews source and strategy_performance ---------------
+
+/*
+ * At most one registered reviews source (the relation's qualified name and
+ * its keys, as review_integrity takes them), so that strategy_performance
+ * can show each version's rate of reviews that follow the money.  Written
+ * only by register_reviews/unregister_reviews; the name, not the OID, is
+ * kept, as for signals: a source dropped and created again stays registered.
+ */
+CREATE TABLE compensation.reviews_source (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	relation	text NOT NULL,
+	keys		jsonb NOT NULL,
+	registered_by text NOT NULL,
+	registered_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE compensation.reviews_source IS
+	'the one registered reviews source (relation and keys) whose bought-review rates strategy_performance shows';
+
+SELECT pg_catalog.pg_extension_config_dump('compensation.reviews_source', '');
+
+/*
+ * register_reviews(relation, keys) -> relation
+ *		Check the relation and keys as review_integrity does (the session
+ *		user must be able to read every named column) and make it the
+ *		registered source, replacing the one before: there is one reviews
+ *		ecosystem to watch.  A temporary table would vanish with its
+ *		session, so it is refused.  unregister_reviews() removes it.
+ */
+CREATE FUNCTION compensation.register_reviews(relation regclass, keys jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	key text;
+	column_name text;
+	attnum smallint;
+BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('register_reviews');
+	IF relation IS NULL OR keys IS NULL THEN
+		RAISE EXCEPTION 'register_reviews needs a relation and its keys'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'To stop showing review rates in strategy_performance, call compensation.unregister_reviews().';
+	END IF;
+	-- the columns and their types; run as the owner, who can read them all
+	PERFORM compensation.reviews_query(relation, keys);
+	IF EXISTS (SELECT FROM pg_catalog.pg_class AS c
+				WHERE c.oid OPERATOR(pg_catalog.=) relation
+				  AND c.relpersistence OPERATOR(pg_catalog.=) 't') THEN
+		RAISE EXCEPTION 'reviews relation % is temporary', relation
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Register a permanent table or view: a temporary one vanishes with its session.';
+	END IF;
+	-- the rights of the role that registers, as define_signal checks them
+	FOR key, column_name IN SELECT k.key, k.value FROM pg_catalog.jsonb_each_text(keys) AS k ORDER BY k.key LOOP
+		SELECT a.attnum INTO attnum FROM pg_catalog.pg_attribute AS a
+		 WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) column_name
+		   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+		IF NOT pg_catalog.has_column_privilege(session_user, relation, attnum, 'SELECT') THEN
+			RAISE EXCEPTION 'permission denied for relation %', relation
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = pg_catalog.format('Role "%s" cannot read column "%s" (key "%s").', session_user, column_name, key),
+					  HINT = pg_catalog.format('GRANT SELECT ON %s TO %I, then register it.', relation, session_user);
+		END IF;
+	END LOOP;
+	INSERT INTO compensation.reviews_source AS r (relation, keys, registered_by)
+	VALUES (relation::text, keys, session_user)
+	ON CONFLICT ON CONSTRAINT reviews_source_pkey DO UPDATE
+		SET relation = EXCLUDED.relation, keys = EXCLUDED.keys,
+			registered_by = EXCLUDED.registered_by, registered_at = pg_catalog.now();
+	RETURN relation::text;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.register_reviews(regclass, jsonb) IS
+	'make a reviews relation (keys as for review_integrity) the one source whose bought-review rates strategy_performance shows; replaces the one before';
+
+CREATE FUNCTION compensation.unregister_reviews()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	PERFORM compensation.refuse_in_restricted_operation('unregister_reviews');
+	DELETE FROM compensation.reviews_source;
+	RETURN FOUND;
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.unregister_reviews() IS
+	'remove the registered reviews source (strategy_performance''s review columns become NULL); false when there was none';
+
+/*
+ * strategy_review_rates() -> per strategy and version, over its grants not
+ * voided whose order has a review in the registered source: how many were
+ * first reviewed after the grant (as_of), and how many were reviewed at or
+ * before it and again after it with a higher latest rating; their sum over
+ * the reviewed grants is the bought-review rate.  review_integrity's
+ * figures, per version and over all time.  Flagged: more than half
+ * (compared in integers: 2 x signals > reviewed), over at least 20
+ * reviewed grants.  Half, because a strategy that answers poor experiences
+ * sees most reviews before its grants, or unchanged after them: when most
+ * reviews appear or rise only once the money has, the review follows the
+ * grant more often than not.  Twenty, because below it a rate above one
+ * half is a handful of orders (its 95% interval at 20 is about +-0.22).
+ *
+ * No rows when no source is registered, or when the caller cannot read a
+ * column it names (the view shows NULLs then: no figure is computed from
+ * rows the caller cannot read).  A source that no longer exists, or whose
+ * keys no longer match it, is an error naming it, with a hint.  Reads the
+ * source with the caller's rights (its row-level security applies).
+ */
+CREATE FUNCTION compensation.strategy_review_rates()
+RETURNS TABLE (strategy text, version integer, reviewed_grants bigint, first_review_after bigint,
+	ratings_raised bigint, bought_review_rate numeric, bought_review_flag boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	source record;
+	relid oid;
+	column_name text;
+	attnum smallint;
+BEGIN
+	SELECT r.relation, r.keys INTO source FROM compensation.reviews_source AS r;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	relid := pg_catalog.to_regclass(source.relation);
+	IF relid IS NULL THEN
+		RAISE EXCEPTION 'the registered reviews source % does not exist', source.relation
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Register an existing one with compensation.register_reviews(relation, keys), or call compensation.unregister_reviews().';
+	END IF;
+	IF NOT pg_catalog.has_schema_privilege((SELECT c.relnamespace FROM pg_catalog.pg_class AS c
+											 WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE') THEN
+		RETURN;
+	END IF;
+	FOR column_name IN SELECT k.value FROM pg_catalog.jsonb_each_text(source.keys) AS k LOOP
+		SELECT a.attnum INTO attnum FROM pg_catalog.pg_attribute AS a
+		 WHERE a.attrelid OPERATOR(pg_catalog.=) relid AND a.attname OPERATOR(pg_catalog.=) column_name
+		   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+		-- a missing column is reviews_query's error, below
+		IF FOUND AND NOT pg_catalog.has_column_privilege(relid, attnum, 'SELECT') THEN
+			RETURN;
+		END IF;
+	END LOOP;
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+	WITH r AS (%s),
+	per_grant AS (
+		-- only reviewed grants: the join is inner
+		SELECT g.strategy, g.version,
+			   pg_catalog.min(r.written_at) OPERATOR(pg_catalog.>) g.as_of AS first_after,
+			   (pg_catalog.array_agg(r.rating ORDER BY r.written_at DESC, r.review_id DESC)
+					FILTER (WHERE r.written_at OPERATOR(pg_catalog.<=) g.as_of))[1] AS before,
+			   (pg_catalog.array_agg(r.rating ORDER BY r.written_at DESC, r.review_id DESC)
+					FILTER (WHERE r.written_at OPERATOR(pg_catalog.>) g.as_of))[1] AS after
+		  FROM compensation.grants AS g
+		  JOIN r ON r.order_key OPERATOR(pg_catalog.=) g.order_key COLLATE "C"
+		 WHERE NOT g.voided
+		 GROUP BY g.grant_id, g.strategy, g.version, g.as_of),
+	per_version AS (
+		SELECT p.strategy, p.version, pg_catalog.count(*) AS reviewed,
+			   pg_catalog.count(*) FILTER (WHERE p.first_after) AS first_after,
+			   pg_catalog.count(*) FILTER (WHERE p.after OPERATOR(pg_catalog.>) p.before) AS raised
+		  FROM per_grant AS p
+		 GROUP BY p.strategy, p.version)
+	SELECT v.name, v.version, coalesce(p.reviewed, 0), coalesce(p.first_after, 0), coalesce(p.raised, 0),
+		   pg_catalog.round((p.first_after OPERATOR(pg_catalog.+) p.raised)::pg_catalog.numeric
+				OPERATOR(pg_catalog./) p.reviewed, 4),
+		   coalesce(p.reviewed OPERATOR(pg_catalog.>=) 20
+					AND 2 OPERATOR(pg_catalog.*) (p.first_after OPERATOR(pg_catalog.+) p.raised)
+						OPERATOR(pg_catalog.>) p.reviewed, false)
+	  FROM compensation.strategies AS v
+	  LEFT JOIN per_version AS p
+		ON p.strategy OPERATOR(pg_catalog.=) v.name AND p.version OPERATOR(pg_catalog.=) v.version
+	$q$, compensation.reviews_query(relid::regclass, source.keys));
+END
+$fn$;
+
+COMMENT ON FUNCTION compensation.strategy_review_rates() IS
+	'per strategy and version, from the registered reviews source read as the caller: reviewed grants, first reviews after the grant, ratings raised after it, their rate and the flag (rate > 0.5 over >= 20 reviewed grants); no rows when none is registered or the caller cannot read it';
+
+/*
+ * strategy_performance (55_decisions.sql) with the review columns appended:
+ * the view's query and comment are taken from the catalog, not copied
+ * here, so that they stay defined in one place.  NULL review columns: no
+ * source registered, or one the caller cannot read.
+ */
+DO $do$
+BEGIN
+	EXECUTE pg_catalog.format($v$
+CREATE OR REPLACE VIEW compensation.strategy_performance AS
+SELECT p.*, r.reviewed_grants, r.first_review_after, r.ratings_raised, r.bought_review_rate, r.bought_review_flag
+  FROM (%s) AS p
+  LEFT JOIN compensation.strategy_review_rates() AS r
+	ON r.strategy OPERATOR(pg_catalog.=) p.strategy COLLATE "C" AND r.version OPERATOR(pg_catalog.=) p.version$v$,
+		pg_catalog.rtrim(pg_catalog.pg_get_viewdef('compensation.strategy_performance'::pg_catalog.regclass), ';'));
+	EXECUTE pg_catalog.format('COMMENT ON VIEW compensation.strategy_performance IS %L',
+		pg_catalog.obj_description('compensation.strategy_performance'::pg_catalog.regclass, 'pg_class')
+		OPERATOR(pg_catalog.||) '; with a registered reviews source (register_reviews), per version: reviewed grants, first reviews and raised ratings after the grant, their rate and its flag (strategy_review_rates)');
+END
+$do$;
+
 -- ---- signals ---------------------------------------------------------------
 
 /*
@@ -418,7 +624,11 @@ COMMENT ON FUNCTION compensation.drop_signal(text) IS 'remove a signal; false wh
  *		- 'signal': the source's rows meeting a signal (all of them, or those
  *		  named), reason 'no grant'; a signal has no amount (NULL).
  *		Grouped by kind, name, scenario, market and reason.  Reads the
- *		sources with the caller's rights.
+ *		sources with the caller's rights.  A rule row's amount is its
+ *		group's sum of minor units converted once: the decisions view's
+ *		amount looks the currency up per candidate (half the time of the
+ *		rule rows), and the sum of exact conversions is the conversion of
+ *		the sum.
  */
 CREATE FUNCTION compensation.uncovered("from" timestamptz, "to" timestamptz, signals text[] DEFAULT NULL)
 RETURNS TABLE (kind text, name text, scenario text, market text, reason text, orders bigint,
@@ -442,7 +652,7 @@ BEGIN
 	RETURN QUERY
 	WITH skipped AS (
 		SELECT d.strategy, d.version, d.market, d.outcome, d.currency,
-			   pg_catalog.count(*) AS orders, pg_catalog.sum(d.amount) AS amount
+			   pg_catalog.count(*) AS orders, pg_catalog.sum(d.amount_minor) AS amount_minor
 		  FROM compensation.decisions AS d
 		 WHERE d.outcome OPERATOR(pg_catalog.<>) ALL ('{granted,holdout,duplicate}'::text[])
 		   AND d.at OPERATOR(pg_catalog.>=) "from" AND d.at OPERATOR(pg_catalog.<) "to"
@@ -453,7 +663,7 @@ BEGIN
 							  AND h.arm OPERATOR(pg_catalog.=) 'holdout')
 		 GROUP BY d.strategy, d.version, d.market, d.outcome, d.currency)
 	SELECT 'rule'::text, k.strategy, v.scenario, k.market, k.outcome,
-		   pg_catalog.sum(k.orders)::bigint, k.currency, pg_catalog.sum(k.amount)
+		   pg_catalog.sum(k.orders)::bigint, k.currency, compensation.to_major_units(pg_catalog.sum(k.amount_minor)::pg_catalog.int8, k.currency)
 	  FROM skipped AS k
 	  JOIN compensation.strategies AS v
 		ON v.name OPERATOR(pg_catalog.=) k.strategy AND v.version OPERATOR(pg_catalog.=) k.version
@@ -505,7 +715,7 @@ COMMENT ON FUNCTION compensation.uncovered(timestamptz, timestamptz, text[]) IS
 
 -- ---- privileges --------------------------------------------------------------
 
-GRANT SELECT ON compensation.signal, compensation.signals TO compensation_reader;
+GRANT SELECT ON compensation.signal, compensation.signals, compensation.reviews_source TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
 	compensation.binomial_upper_tail(bigint, bigint, double precision),
 	compensation.binomial_upper_tail_log(bigint, bigint, double precision),
@@ -514,9 +724,12 @@ GRANT EXECUTE ON FUNCTION
 	compensation.review_integrity(regclass, jsonb, text, timestamptz, timestamptz),
 	compensation.signal_spec(text, jsonb, jsonb),
 	compensation.signal_holds(text, record),
-	compensation.uncovered(timestamptz, timestamptz, text[])
+	compensation.uncovered(timestamptz, timestamptz, text[]),
+	compensation.strategy_review_rates()
 	TO compensation_reader;
 GRANT EXECUTE ON FUNCTION
 	compensation.define_signal(text, text, jsonb, jsonb, text),
-	compensation.drop_signal(text)
+	compensation.drop_signal(text),
+	compensation.register_reviews(regclass, jsonb),
+	compensation.unregister_reviews()
 	TO compensation_admin;

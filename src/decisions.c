@@ -9,7 +9,9 @@
  * A run writes a decision only when it says something new: a candidate
  * decided again with the same outcome, version and amount (a budget skip
  * seen by every scheduled run) is not written again, so the record costs
- * what changed, and its counts are unique orders, not one per run.  The
+ * what changed, and its counts are unique orders, not one per run.  A grant
+ * is recorded by its ledger row (the decisions view reads the ledger first),
+ * so an apply that grants every candidate writes no decision row.  The
  * candidate query brings each candidate's previous decision along.  An arm,
  * once given, never changes; the candidate query no longer returns such
  * orders (they are claimed in their group).  Written in batches of
@@ -202,6 +204,15 @@ record_decision(RunState *run, Candidate *candidate, Outcome outcome, BudgetStat
 	MemoryContext oldcontext;
 	int			i;
 
+	/*
+	 * A grant is recorded by its ledger row, which the decisions view reads
+	 * as granted, in treatment, with its version, run and as_of, ahead of any
+	 * decision row of the order.  A row is written for a grant only to
+	 * replace the candidate's earlier skip, so that the table keeps no stale
+	 * skip for the common case; a grant costs no second write.
+	 */
+	if (outcome == OUTCOME_GRANTED && candidate->previous_outcome == NULL)
+		return;
 	if (candidate->previous_outcome != NULL &&
 		strcmp(candidate->previous_outcome, outcome_names[outcome]) == 0 &&
 		candidate->previous_version == run->spec->version &&

@@ -4,8 +4,9 @@
 
 /*
  * One row per strategy and order that met the strategy's rule in a real
- * run: its latest outcome, the amount it would have had, and the version,
- * run and logical time (as_of) of the decision.  A candidate that reaches
+ * run and was not granted by it (a grant's record is its ledger row): its
+ * latest outcome, the amount it would have had, and the version, run and
+ * logical time (as_of) of the decision.  A candidate that reaches
  * the holdout decision (it passed every other check: duplicate, expiry,
  * currency, cap, budget, pace) gets an arm, treatment (granted) or holdout,
  * once and forever; a later void keeps it in treatment (intention to
@@ -46,10 +47,18 @@ CREATE INDEX decision_open_skips ON compensation.candidate_outcome (strategy_id,
 	WHERE outcome IN ('budget', 'pace');
 
 COMMENT ON TABLE compensation.candidate_outcome IS
-	'the latest outcome of every candidate of every strategy, with its arm (treatment or holdout) once it reached the holdout decision';
+	'the latest outcome of every candidate a strategy did not grant (grants are read from the ledger), with its arm once it reached the holdout decision';
 
 SELECT pg_catalog.pg_extension_config_dump('compensation.candidate_outcome', '');
 
+/*
+ * A grant is recorded by its ledger row alone (apply() writes no decision
+ * row for it, so recording the decisions costs nothing for the candidates
+ * it grants): the view reads every grant, voided or not, as granted in
+ * treatment, then the decision rows of the orders the strategy did not
+ * grant.  A decision row under a grant (a skip of an earlier line of the
+ * same order, or the row a later grant replaced) says nothing more.
+ */
 CREATE VIEW compensation.decisions AS
 SELECT s.name AS strategy,
 	   d.version,
@@ -69,7 +78,21 @@ SELECT s.name AS strategy,
 	   d.as_of,
 	   d.assigned_at,
 	   d.decided_at
-  FROM compensation.candidate_outcome AS d
+  FROM (SELECT l.strategy_id, l.version, l.order_key, l.buyer, l.market, l.at,
+			   'treatment'::text AS arm, 'granted'::text AS outcome, l.currency, l.amount_minor,
+			   l.program, l.exclusive_group, l.budget_id, l.run_id, l.as_of,
+			   l.as_of AS assigned_at, l.created_at AS decided_at
+		  FROM compensation.ledger AS l
+		UNION ALL
+		SELECT o.strategy_id, o.version, o.order_key, o.buyer, o.market, o.at,
+			   o.arm, o.outcome, o.currency, o.amount_minor,
+			   o.program, o.exclusive_group, o.budget_id, o.run_id, o.as_of,
+			   o.assigned_at, o.decided_at
+		  FROM compensation.candidate_outcome AS o
+		 WHERE NOT EXISTS (SELECT FROM compensation.ledger AS l
+							WHERE l.exclusive_group = o.exclusive_group
+							  AND l.order_key = o.order_key
+							  AND l.strategy_id = o.strategy_id)) AS d
   JOIN compensation.strategy AS s USING (strategy_id);
 
 COMMENT ON VIEW compensation.decisions IS
@@ -116,7 +139,7 @@ COMMENT ON VIEW compensation.decided_orders IS
  */
 CREATE VIEW compensation.strategy_performance AS
 WITH d AS (
-	SELECT d.strategy_id, d.version,
+	SELECT d.strategy, d.version,
 		   pg_catalog.count(*) AS candidates,
 		   pg_catalog.count(*) FILTER (WHERE d.arm OPERATOR(pg_catalog.=) 'holdout') AS holdouts,
 		   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'duplicate') AS skipped_duplicate,
@@ -125,8 +148,8 @@ WITH d AS (
 		   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'budget') AS skipped_budget,
 		   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'pace') AS skipped_pace,
 		   pg_catalog.count(*) FILTER (WHERE d.outcome OPERATOR(pg_catalog.=) 'expired') AS expired
-	  FROM compensation.candidate_outcome AS d
-	 GROUP BY d.strategy_id, d.version),
+	  FROM compensation.decisions AS d
+	 GROUP BY d.strategy, d.version),
 g AS (
 	SELECT l.strategy_id, l.version,
 		   pg_catalog.count(*) AS grants,
@@ -167,7 +190,7 @@ SELECT s.name AS strategy,
 	   END AS share_of_budget
   FROM compensation.strategy AS s
   JOIN compensation.strategy_version AS v ON v.strategy_id OPERATOR(pg_catalog.=) s.strategy_id
-  LEFT JOIN d ON d.strategy_id OPERATOR(pg_catalog.=) v.strategy_id AND d.version OPERATOR(pg_catalog.=) v.version
+  LEFT JOIN d ON d.strategy OPERATOR(pg_catalog.=) s.name AND d.version OPERATOR(pg_catalog.=) v.version
   LEFT JOIN g ON g.strategy_id OPERATOR(pg_catalog.=) v.strategy_id AND g.version OPERATOR(pg_catalog.=) v.version
   LEFT JOIN by_currency AS c
 	ON c.strategy_id OPERATOR(pg_catalog.=) v.strategy_id AND c.version OPERATOR(pg_catalog.=) v.version;

@@ -220,6 +220,8 @@ execute_run(const char *name, int32 version, TimestampTz as_of, bool dry_run)
 		run->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		prepare_writes(run);
 		prepare_decisions(run);
+		/* only a real run reads incrementally: a dry run shows the window */
+		plan_watermark(run);
 	}
 	load_budgets(run, !dry_run);
 	load_history(run);
@@ -335,7 +337,8 @@ compensation_apply(PG_FUNCTION_ARGS)
  * compensation.candidate_query(strategy text, as_of timestamptz) -> text
  *		The candidate query a real run of the active version would read as
  *		of as_of, its parameters written in as literals: what EXPLAIN shows
- *		of a run (an index on the source's at column, partition pruning).
+ *		of a run (an index on the source's at column, partition pruning,
+ *		and with a watermark the indexes on the change and order columns).
  */
 PG_FUNCTION_INFO_V1(compensation_candidate_query);
 Datum
@@ -346,7 +349,7 @@ compensation_candidate_query(PG_FUNCTION_ARGS)
 	TimestampTz as_of;
 	TimestampTz from;
 	char	   *query;
-	const char *literals[5];
+	const char *literals[7];
 	MemoryContext caller_context = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -362,6 +365,7 @@ compensation_candidate_query(PG_FUNCTION_ARGS)
 	run->source_relid = strategy_source_relid(spec, psprintf("strategy \"%s\" version %d",
 															 spec->strategy_name, spec->version));
 	run->against_ledger = true;
+	plan_watermark(run);
 	from = Max(spec->has_valid_from ? spec->valid_from : DT_NOBEGIN,
 			   oldest_candidate_time(spec, as_of));
 	query = candidate_query(run);
@@ -374,7 +378,11 @@ compensation_candidate_query(PG_FUNCTION_ARGS)
 						   quote_literal_cstr(spec->has_valid_to ? timestamptz_to_str(spec->valid_to) : "infinity"));
 	literals[3] = psprintf("%s::pg_catalog.timestamptz", quote_literal_cstr(timestamptz_to_str(as_of)));
 	literals[4] = psprintf("%d", spec->strategy_id);
-	for (int i = 4; i >= 0; i--)
+	literals[5] = psprintf("%s::pg_catalog.timestamptz",
+						   quote_literal_cstr(timestamptz_to_str(run->previous_as_of)));
+	literals[6] = psprintf("%s::pg_catalog.timestamptz",
+						   quote_literal_cstr(timestamptz_to_str(run->changed_since)));
+	for (int i = 6; i >= 0; i--)
 	{
 		char		param[4];
 		char	   *at;

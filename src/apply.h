@@ -133,6 +133,16 @@ struct RunState
 	Oid			source_relid;
 	bool		against_ledger; /* exclude orders granted before the run */
 
+	/*
+	 * The watermark (watermark.c): incremental, the run reads only the rows
+	 * of its window with at after previous_as_of, changed at or after
+	 * changed_since, or left open; watermark is what it leaves the next run.
+	 */
+	bool		incremental;
+	TimestampTz previous_as_of;
+	TimestampTz changed_since;
+	TimestampTz watermark;
+
 	int			nbudgets;
 	BudgetState *budgets;
 
@@ -173,6 +183,7 @@ extern void check_as_of(TimestampTz as_of);
 extern RunState *new_run(StrategySpec *spec, TimestampTz as_of, const RunCallbacks *callbacks);
 extern void run_candidates(RunState *run, TimestampTz from, TimestampTz to);
 extern char *candidate_query(RunState *run);
+extern char *column_as_text(RunState *run, const char *column);
 extern void add_to_totals(RunState *run, const char *currency, int exponent, int64 amount_minor);
 extern char *format_major_fixed(int64 amount_minor, int exponent);
 extern Datum totals_jsonb(RunState *run);
@@ -180,6 +191,11 @@ extern void execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int 
 extern HTAB *create_string_hash(const char *name, Size entrysize, MemoryContext context);
 extern void *string_hash_lookup(RunState *run, HTAB *table, const char *key, bool create,
 								Size entrysize);
+
+/* watermark.c */
+extern void plan_watermark(RunState *run);
+extern char *watermark_condition(RunState *run);
+extern TimestampTz watermark_before_snapshot(void);
 
 /* budget_caps.c */
 extern Size buyer_history_entry_size;

@@ -78,9 +78,11 @@ enum
 
 /*
  * The parameters of the candidate query: exclusive group, from, to, as_of,
- * strategy id.
+ * strategy id; and for an incremental run (watermark.c), the previous
+ * run's as_of and the changed_since bound.
  */
-static Oid	candidate_argtypes[5] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+static Oid	candidate_argtypes[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,
+TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 /* ---- hash tables keyed by a string pointer ------------------------------ */
 
@@ -252,7 +254,7 @@ new_run(StrategySpec *spec, TimestampTz as_of, const RunCallbacks *callbacks)
  * text form of its own (char(n) keeps its padding), so its output function
  * is called, through concat(), which would make '' of a NULL.
  */
-static char *
+char *
 column_as_text(RunState *run, const char *column)
 {
 	AttrNumber	attnum = get_attnum(run->source_relid, column);
@@ -329,6 +331,9 @@ amount_call_anywhere(RunState *run)
  * parameters: constants let the planner pass amount() only the columns it
  * reads, whatever plan_cache_mode says.  The window is plain range
  * conditions on the source's at, so that an index on it restricts the scan.
+ * An incremental run (watermark.c) adds its condition to the source's scan
+ * itself, so that the count of rows already taken and the candidates both
+ * come from the rows it read.
  *
  * The eligible rows are computed first, then joined to the ledger.  On one
  * node they are an OFFSET 0 subquery, which keeps the planner from pulling
@@ -387,7 +392,7 @@ candidate_query(RunState *run)
 					"       s.%s AS at_raw, s.%s AS order_raw%s"
 					"  FROM %s AS s"
 					" WHERE s.%s OPERATOR(pg_catalog.>=) $2 AND s.%s OPERATOR(pg_catalog.<) $3"
-					"   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL AND $5 IS NOT NULL",
+					"   AND s.%s OPERATOR(pg_catalog.<=) $4 AND $1 IS NOT NULL AND $5 IS NOT NULL%s",
 					column_as_text(run, spec->key_order.name),
 					column_as_text(run, spec->key_buyer.name),
 					at,
@@ -398,7 +403,8 @@ candidate_query(RunState *run)
 							   quote_literal_cstr(spec->strategy_name), spec->version),
 					at, order, extra_inner.data,
 					quoted_source(spec),
-					at, at, at);
+					at, at, at,
+					run->incremental ? psprintf(" AND %s", watermark_condition(run)) : "");
 
 	return psprintf("WITH %s c AS MATERIALIZED ("
 					" SELECT e.*, %s AS claimed, %s AS previous_outcome,"
@@ -612,12 +618,13 @@ decide(RunState *run, Candidate *candidate)
  *		Decide every candidate with at in [from, to) and at <= as_of, in
  *		order.  Against a ledger, the query runs in a snapshot taken now:
  *		after the run's locks, and seeing this transaction's own grants
- *		(apply_all runs several strategies in one transaction).
+ *		(apply_all runs several strategies in one transaction).  The
+ *		watermark the run leaves is read from the clock just before.
  */
 void
 run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 {
-	Datum		args[5];
+	Datum		args[7];
 	ErrorContextCallback errcallback;
 	AuthorSwitch author;
 	Portal		portal;
@@ -628,6 +635,8 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 	args[2] = TimestampTzGetDatum(to);
 	args[3] = TimestampTzGetDatum(run->as_of);
 	args[4] = Int32GetDatum(run->spec->strategy_id);
+	args[5] = TimestampTzGetDatum(run->previous_as_of);
+	args[6] = TimestampTzGetDatum(run->changed_since);
 
 	errcallback.callback = run_error_context;
 	errcallback.arg = run;
@@ -635,12 +644,14 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 	error_context_stack = &errcallback;
 
 	CommandCounterIncrement();
+	run->watermark = watermark_before_snapshot();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
 	/* the author's code runs as the cursor is planned, opened and read */
 	if (OidIsValid(run->author))
 		become_author(run->author, &author);
-	portal = SPI_cursor_open_with_args(NULL, query, 5, candidate_argtypes, args, NULL, true, 0);
+	portal = SPI_cursor_open_with_args(NULL, query, run->incremental ? 7 : 5, candidate_argtypes,
+									   args, NULL, true, 0);
 	if (OidIsValid(run->author))
 		stop_being_author(&author);
 

@@ -24,6 +24,12 @@ int			compensation_fiscal_start_month = 1;
 /* How often a long apply() reports its progress, in milliseconds; 0: never. */
 int			compensation_progress_interval = 5000;
 
+/*
+ * How long, in seconds, a transaction that writes a source's change column
+ * may run and still be seen by the next incremental run (watermark.c).
+ */
+int			compensation_watermark_margin = 300;
+
 void		_PG_init(void);
 
 /*
@@ -47,6 +53,13 @@ _PG_init(void)
 							&compensation_progress_interval,
 							5000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("compensation.watermark_margin",
+							"How far before the previous run's watermark an incremental apply() reads changed rows.",
+							"It must exceed the longest transaction that writes a source's \"changed\" column (and any clock skew between the writers and the database). Superuser-only: too small a margin loses changes for good.",
+							&compensation_watermark_margin,
+							300, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	notify_define_settings();
 	MarkGUCPrefixReserved("compensation");

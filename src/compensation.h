@@ -38,6 +38,9 @@ extern int	compensation_fiscal_start_month;
 /* compensation.c: the compensation.progress_interval setting */
 extern int	compensation_progress_interval;
 
+/* compensation.c: the compensation.watermark_margin setting, in seconds */
+extern int	compensation_watermark_margin;
+
 /* strategy_cache.c */
 extern void strategy_cache_init(void);
 

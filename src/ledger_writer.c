@@ -372,9 +372,11 @@ void
 finish_writes(RunState *run)
 {
 	Oid			budget_types[4] = {INT8OID, INT8OID, BOOLOID, TIMESTAMPTZOID};
-	Oid			done_types[11] = {INT8OID, INT8OID, INT8OID, JSONBOID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		done_args[11];
+	Oid			done_types[13] = {INT8OID, INT8OID, INT8OID, JSONBOID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		done_args[13];
+	char		done_nulls[13];
 
 	flush_grants(run);
 	flush_decisions(run);
@@ -408,13 +410,19 @@ finish_writes(RunState *run)
 	done_args[8] = Int64GetDatum(run->skipped[OUTCOME_CURRENCY]);
 	done_args[9] = Int64GetDatum(run->skipped[OUTCOME_PACE]);
 	done_args[10] = Int64GetDatum(run->skipped[OUTCOME_EXPIRED]);
+	/* the watermark the next run reads from, and what this one read from */
+	done_args[11] = TimestampTzGetDatum(run->watermark);
+	done_args[12] = TimestampTzGetDatum(run->changed_since);
+	memset(done_nulls, ' ', sizeof(done_nulls));
+	done_nulls[12] = run->incremental ? ' ' : 'n';
 	if (SPI_execute_with_args("UPDATE compensation.run"
 							  "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
 							  "       candidates = $2, granted = $3, amount_by_currency = $4,"
 							  "       skipped_holdout = $5, skipped_cap = $6, skipped_budget = $7,"
 							  "       skipped_duplicate = $8, skipped_currency = $9,"
-							  "       skipped_pace = $10, skipped_expired = $11"
+							  "       skipped_pace = $10, skipped_expired = $11,"
+							  "       watermark = $12, changed_since = $13"
 							  " WHERE run_id OPERATOR(pg_catalog.=) $1",
-							  11, done_types, done_args, NULL, false, 0) != SPI_OK_UPDATE)
+							  13, done_types, done_args, done_nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "unexpected failure finishing the run");
 }

@@ -57,7 +57,7 @@ typedef enum ColumnUse
 {
 	USE_ANY,					/* keys.order, keys.buyer, keys.market */
 	USE_COMPARABLE,				/* "col" of a condition */
-	USE_TIMESTAMP,				/* "days", keys.at */
+	USE_TIMESTAMP,				/* "days", keys.at, keys.changed */
 	USE_NUMBER,					/* amount base, keys.value */
 	USE_TEXT					/* keys.currency, segment */
 } ColumnUse;
@@ -497,6 +497,9 @@ bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_
 			resolve_column(&spec->key_market, binding, USE_ANY);
 		if (spec->has_rank)
 			resolve_column(&spec->key_rank, binding, USE_NUMBER);
+		/* compared with the watermark, a timestamptz */
+		if (spec->has_key_changed)
+			resolve_column(&spec->key_changed, binding, USE_TIMESTAMP);
 		/* what a grant's writing reads: template columns, channel choice */
 		for (int i = 0; i < list_length(spec->candidate_column_refs); i++)
 			resolve_column((SpecColumn *) list_nth(spec->candidate_column_refs, i), binding, USE_ANY);

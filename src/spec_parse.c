@@ -1110,12 +1110,15 @@ parse_valid(StrategySpec *spec, JsonbValue *valid, const char *path)
 static void
 parse_keys(StrategySpec *spec, JsonbValue *keys, const char *path)
 {
-	static const char *const key_names[] = {"order", "buyer", "at", "value", "currency", "market", NULL};
-	const char *hint = "Write \"keys\": {\"order\": \"order_id\", \"buyer\": \"buyer_id\", \"at\": \"delivered_at\"}, plus optional \"value\", \"currency\" and \"market\" columns.";
+	static const char *const key_names[] = {"order", "buyer", "at", "value", "currency", "market",
+	"changed", NULL};
+	const char *hint = "Write \"keys\": {\"order\": \"order_id\", \"buyer\": \"buyer_id\", \"at\": \"delivered_at\"}, plus optional \"value\", \"currency\", \"market\" and \"changed\" columns.";
 	SpecColumn  *refs[] = {&spec->key_order, &spec->key_buyer, &spec->key_at,
-	&spec->key_value, &spec->key_currency, &spec->key_market};
+		&spec->key_value, &spec->key_currency, &spec->key_market,
+	&spec->key_changed};
 	bool	   *present[] = {NULL, NULL, NULL,
-	&spec->has_key_value, &spec->has_key_currency, &spec->has_key_market};
+		&spec->has_key_value, &spec->has_key_currency, &spec->has_key_market,
+	&spec->has_key_changed};
 
 	require_object(keys, path, hint);
 	check_keys(keys, path, key_names);

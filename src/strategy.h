@@ -233,6 +233,8 @@ typedef struct StrategySpec
 	bool		has_key_market;
 	SpecColumn	key_rank;		/* "rank": decided in its descending order */
 	bool		has_rank;
+	SpecColumn	key_changed;	/* "keys.changed": a run may read only rows */
+	bool		has_key_changed;	/* changed since the previous (watermark.c) */
 	char	   *currency;		/* constant currency, when no key */
 	int			currency_exponent;	/* of the constant currency */
 

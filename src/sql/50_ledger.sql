@@ -28,6 +28,13 @@ CREATE TABLE compensation.run (
 	skipped_pace bigint NOT NULL DEFAULT 0,
 	skipped_expired bigint NOT NULL DEFAULT 0,
 	error		text,
+	-- the clock just before the run's snapshot: a later run of a source
+	-- with a "changed" column reads the rows changed since this, less
+	-- compensation.watermark_margin (src/watermark.c)
+	watermark	timestamptz,
+	-- what this run read from: NULL, its whole window; otherwise rows
+	-- changed at or after this, new since the previous as_of, or left open
+	changed_since timestamptz,
 	CONSTRAINT run_failed_has_error CHECK ((status = 'failed') = (error IS NOT NULL)),
 	CONSTRAINT run_has_strategy CHECK (status = 'failed' OR (strategy_id IS NOT NULL AND version IS NOT NULL))
 );
@@ -137,7 +144,9 @@ SELECT r.run_id,
 	   r.skipped_currency,
 	   r.skipped_pace,
 	   r.skipped_expired,
-	   r.error
+	   r.error,
+	   r.watermark,
+	   r.changed_since
   FROM compensation.run AS r
   LEFT JOIN compensation.strategy AS s USING (strategy_id);
 

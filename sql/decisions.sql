@@ -119,6 +119,16 @@ SELECT bool_and(spent_minor <= even_minor) AS never_above_even_line,
   FROM pg_temp.dc_replay;
 SELECT sum(skipped_pace) > 0 AS some_skipped_for_pace, sum(skipped_budget) AS skipped_budget
   FROM compensation.runs WHERE strategy = 'dc_paced';
+-- A grant's record is its ledger row: the 91 later runs count it as taken
+-- but do not decide it again (no decision row under it), and a pace skip
+-- that a later run granted reads granted.
+SELECT count(*) FILTER (WHERE o.outcome <> 'granted') AS stale_rows_under_own_grants,
+	   count(*) > 0 AS pace_skips_replaced_by_grants,
+	   (SELECT count(*) FROM compensation.decisions WHERE strategy = 'dc_paced' AND outcome = 'granted')
+		   = (SELECT count(*) FROM compensation.grants WHERE strategy = 'dc_paced') AS every_grant_a_decision
+  FROM compensation.candidate_outcome AS o
+  JOIN compensation.ledger AS l ON l.strategy_id = o.strategy_id AND l.order_key = o.order_key
+ WHERE l.strategy_id = (SELECT strategy_id FROM compensation.strategy WHERE name = 'dc_paced');
 
 -- 5. Expiry: a candidate skipped for budget that ages out of max_age is
 -- recorded as expired, once, and counted by the run that saw it age out.

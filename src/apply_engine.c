@@ -426,7 +426,7 @@ candidate_query(RunState *run)
 					: psprintf("eligible AS MATERIALIZED (SELECT * FROM (%s) AS r"
 							   " WHERE r.amount IS NOT NULL),%s", rows,
 							   !run->against_ledger ? ""
-							   : " claimed AS MATERIALIZED (SELECT order_key FROM compensation.claimed_orders"
+							   : " claimed AS MATERIALIZED (SELECT order_key, strategy_id FROM compensation.claimed_orders"
 							   "   WHERE exclusive_group OPERATOR(pg_catalog.=) $1),"
 							   " decided AS MATERIALIZED (SELECT order_key, outcome, version, amount_minor"
 							   "   FROM compensation.decided_orders WHERE strategy_id OPERATOR(pg_catalog.=) $5),"),
@@ -434,10 +434,16 @@ candidate_query(RunState *run)
 					run->against_ledger ? "d.outcome" : "NULL::pg_catalog.text",
 					run->against_ledger ? "d.version" : "NULL::pg_catalog.int4",
 					run->against_ledger ? "d.amount_minor" : "NULL::pg_catalog.int8",
-					/* taken in the group, and recorded as such for this strategy */
+					/*
+					 * taken in the group, and recorded as such for this
+					 * strategy: by its own grant (the ledger row is the
+					 * record), or by a decision
+					 */
 					run->against_ledger
-					? "(g.order_key IS NOT NULL AND d.outcome IS NOT NULL"
-					"   AND d.outcome IN ('granted', 'holdout', 'duplicate'))"
+					? "(g.order_key IS NOT NULL"
+					"   AND (g.strategy_id OPERATOR(pg_catalog.=) $5"
+					"        OR (d.outcome IS NOT NULL"
+					"            AND d.outcome IN ('granted', 'holdout', 'duplicate'))))"
 					: "false",
 					pushed_down ? "eligible AS e" : psprintf("(%s OFFSET 0) AS e", rows),
 					run->against_ledger && pushed_down

@@ -113,15 +113,15 @@ COMMENT ON VIEW compensation.holdout_decision IS
 -- author is a reader, never granted the tables): the orders taken in each
 -- exclusive group, granted or held out, and the strategy's own decisions.
 CREATE VIEW compensation.claimed_orders AS
-SELECT l.exclusive_group, l.order_key
+SELECT l.exclusive_group, l.order_key, l.strategy_id
   FROM compensation.ledger AS l
 UNION ALL
-SELECT d.exclusive_group, d.order_key
+SELECT d.exclusive_group, d.order_key, d.strategy_id
   FROM compensation.candidate_outcome AS d
  WHERE d.arm = 'holdout';
 
 COMMENT ON VIEW compensation.claimed_orders IS
-	'(exclusive group, order key) of every grant, voided or not, and of every holdout: an order is taken at most once per group';
+	'(exclusive group, order key, strategy that took it) of every grant, voided or not, and of every holdout: an order is taken at most once per group';
 
 CREATE VIEW compensation.decided_orders AS
 SELECT d.strategy_id, d.order_key, d.outcome, d.version, d.amount_minor

@@ -17,7 +17,7 @@ SET LOCAL TimeZone = 'UTC';
 SET LOCAL check_function_bodies = off;
 
 \if :reviews_have_olist
-SELECT plan(14);
+SELECT plan(15);
 \else
 SELECT plan(8);
 \endif
@@ -308,11 +308,23 @@ SELECT set_eq(
 		 AND NOT EXISTS (SELECT FROM compensation.decisions AS h WHERE h.order_key = d.order_key AND h.arm = 'holdout')
 	   GROUP BY 1, 2$$,
 	'Olist: uncovered skipped candidates equal plain SQL');
+-- the Olist reviews registered: strategy_performance's review columns (per
+-- version) add up to the plain SQL's figures over all time
+SELECT compensation.register_reviews('olist.reviews_for_governance', pg_temp.okeys()) \g /dev/null
+SELECT is((SELECT row(sum(p.reviewed_grants), sum(p.first_review_after), sum(p.ratings_raised))::text
+			 FROM compensation.strategy_performance AS p WHERE p.strategy = 'olist_reviews_late'),
+		  (SELECT row(o.reviewed, o.after, o.raised)::text
+			 FROM pg_temp.oracle_integrity(false, NULL, NULL) AS o WHERE o.strategy = 'olist_reviews_late'),
+		  'Olist: strategy_performance''s review figures (registered reviews) equal plain SQL');
 SELECT diag('Olist review_integrity: ' || grants || ' grants, ' || reviewed || ' reviewed, '
 			|| first_review_after || ' first reviewed after the grant (share ' || coalesce(share_after::text, '-') || '), '
 			|| reviewed_both_sides || ' reviewed on both sides, ' || ratings_raised || ' ratings raised, '
 			|| farming_buyers || ' farming buyers')
   FROM compensation.review_integrity('olist.reviews_for_governance', pg_temp.okeys()) WHERE strategy = 'olist_reviews_late';
+SELECT diag('Olist strategy_performance, version ' || version || ': ' || reviewed_grants || ' reviewed grants, '
+			|| first_review_after || ' first reviewed after, ' || ratings_raised || ' raised: bought-review rate '
+			|| coalesce(bought_review_rate::text, '-') || ', flagged ' || bought_review_flag)
+  FROM compensation.strategy_performance WHERE strategy = 'olist_reviews_late' ORDER BY version;
 SELECT diag('Olist review_farming: ' || count(*) || ' buyers with a low review followed by a grant, '
 			|| count(*) FILTER (WHERE flagged) || ' flagged; population rate '
 			|| round(min(population_rate)::numeric, 4) || ', ' || min(buyers_tested) || ' buyers tested')

@@ -473,27 +473,6 @@ $fn$;
 COMMENT ON FUNCTION compensation.strategy_review_rates() IS
 	'per strategy and version, from the registered reviews source read as the caller: reviewed grants, first reviews after the grant, ratings raised after it, their rate and the flag (rate > 0.5 over >= 20 reviewed grants); no rows when none is registered or the caller cannot read it';
 
-/*
- * strategy_performance (55_decisions.sql) with the review columns appended:
- * the view's query and comment are taken from the catalog, not copied
- * here, so that they stay defined in one place.  NULL review columns: no
- * source registered, or one the caller cannot read.
- */
-DO $do$
-BEGIN
-	EXECUTE pg_catalog.format($v$
-CREATE OR REPLACE VIEW compensation.strategy_performance AS
-SELECT p.*, r.reviewed_grants, r.first_review_after, r.ratings_raised, r.bought_review_rate, r.bought_review_flag
-  FROM (%s) AS p
-  LEFT JOIN compensation.strategy_review_rates() AS r
-	ON r.strategy OPERATOR(pg_catalog.=) p.strategy COLLATE "C" AND r.version OPERATOR(pg_catalog.=) p.version$v$,
-		pg_catalog.rtrim(pg_catalog.pg_get_viewdef('compensation.strategy_performance'::pg_catalog.regclass), ';'));
-	EXECUTE pg_catalog.format('COMMENT ON VIEW compensation.strategy_performance IS %L',
-		pg_catalog.obj_description('compensation.strategy_performance'::pg_catalog.regclass, 'pg_class')
-		OPERATOR(pg_catalog.||) '; with a registered reviews source (register_reviews), per version: reviewed grants, first reviews and raised ratings after the grant, their rate and its flag (strategy_review_rates)');
-END
-$do$;
-
 -- ---- signals ---------------------------------------------------------------
 
 /*

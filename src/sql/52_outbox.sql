@@ -47,14 +47,34 @@ CREATE TABLE compensation.outbox_message (
 	sent_at		timestamptz,
 	last_error	text,
 	created_at	timestamptz NOT NULL DEFAULT now(),
+	-- still to deliver (pending, claimed or failed): status, as the queue
+	-- indexes see it.  They name this column, not status, so that a claim
+	-- (pending -> claimed, which leaves it true) and a failure are HOT
+	-- updates that write no index entry; only leaving the queue (sent,
+	-- dead, cancelled) writes new index entries.
+	queued		boolean NOT NULL GENERATED ALWAYS AS (status IN ('pending', 'claimed', 'failed')) STORED,
 	CONSTRAINT outbox_one_message_per_grant_and_kind UNIQUE (grant_id, kind),
 	CONSTRAINT outbox_sent_has_time CHECK ((status = 'sent') = (sent_at IS NOT NULL))
-);
+)
+-- A claim's new row version must fit on its page to be a HOT update, and
+-- a claim takes every message of a page at once (they were written
+-- together): half of each page is left for them.
+WITH (fillfactor = 50);
 
--- What outbox_claim reads: the claimable messages of a channel, oldest
--- first.  Sent, dead and cancelled messages leave the index.
-CREATE INDEX outbox_message_queue ON compensation.outbox_message (channel, available_at, message_id)
-	WHERE status IN ('pending', 'claimed', 'failed');
+-- What outbox_claim reads: one index per channel (channel_names[] in
+-- src/notify.c) of its queued messages, oldest first.  Sent, dead and
+-- cancelled messages leave them; until VACUUM, their dead entries are
+-- what a claim steps over first, so an entry is kept as small as a plain
+-- queue's primary key: one 8-byte key, the channel in the predicate, no
+-- deduplication (a posting list half dead could not be skipped whole).
+-- created_at and queued do not change when a message is claimed or fails;
+-- available_at (a claim's lease, a failure's backoff) is read from the row.
+CREATE INDEX outbox_queue_push ON compensation.outbox_message (created_at)
+	WITH (deduplicate_items = off) WHERE channel = 'push' AND queued;
+CREATE INDEX outbox_queue_email ON compensation.outbox_message (created_at)
+	WITH (deduplicate_items = off) WHERE channel = 'email' AND queued;
+CREATE INDEX outbox_queue_sms ON compensation.outbox_message (created_at)
+	WITH (deduplicate_items = off) WHERE channel = 'sms' AND queued;
 
 COMMENT ON TABLE compensation.outbox_message IS
 	'messages to buyers (one per grant, plus a correction after a void), a work queue for delivery workers: outbox_claim, outbox_mark_sent, outbox_mark_failed';
@@ -130,6 +150,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
 	held interval := COALESCE(lease, compensation.outbox_lease());
+	taken tid[];
 BEGIN
 	PERFORM compensation.refuse_in_restricted_operation('outbox_claim');
 	IF channel IS NULL OR max IS NULL OR max OPERATOR(pg_catalog.<) 1 OR max OPERATOR(pg_catalog.>) 10000 THEN
@@ -143,8 +164,32 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Long enough to deliver a batch; 5 minutes by default.';
 	END IF;
-	-- the ids as an array, so that even a generic plan updates them through
-	-- the primary key
+	-- Lock the oldest claimable messages, skipping those other workers
+	-- hold.  One statement per channel, the channel written out, so that
+	-- even a generic plan reads that channel's queue index (a parameter
+	-- cannot prove an index's predicate); any other channel has no
+	-- messages.  Their row addresses, not their ids: locked, the rows
+	-- cannot move, and the update below fetches them without a second
+	-- index search.
+	IF channel OPERATOR(pg_catalog.=) 'push' THEN
+		taken := ARRAY(SELECT q.ctid FROM compensation.outbox_message AS q
+						WHERE q.channel OPERATOR(pg_catalog.=) 'push' AND q.queued
+						  AND q.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+						ORDER BY q.created_at LIMIT outbox_claim.max FOR UPDATE SKIP LOCKED);
+	ELSIF channel OPERATOR(pg_catalog.=) 'email' THEN
+		taken := ARRAY(SELECT q.ctid FROM compensation.outbox_message AS q
+						WHERE q.channel OPERATOR(pg_catalog.=) 'email' AND q.queued
+						  AND q.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+						ORDER BY q.created_at LIMIT outbox_claim.max FOR UPDATE SKIP LOCKED);
+	ELSIF channel OPERATOR(pg_catalog.=) 'sms' THEN
+		taken := ARRAY(SELECT q.ctid FROM compensation.outbox_message AS q
+						WHERE q.channel OPERATOR(pg_catalog.=) 'sms' AND q.queued
+						  AND q.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+						ORDER BY q.created_at LIMIT outbox_claim.max FOR UPDATE SKIP LOCKED);
+	ELSE
+		RETURN;
+	END IF;
+	-- queued stays true and no indexed column changes: a HOT update
 	RETURN QUERY
 	WITH claimed AS (
 		UPDATE compensation.outbox_message AS o
@@ -155,15 +200,7 @@ BEGIN
 			   attempts = o.attempts OPERATOR(pg_catalog.+) 1,
 			   claimed_at = pg_catalog.now(),
 			   available_at = pg_catalog.now() OPERATOR(pg_catalog.+) held
-		 WHERE o.message_id OPERATOR(pg_catalog.=) ANY (ARRAY(
-				SELECT q.message_id
-				  FROM compensation.outbox_message AS q
-				 WHERE q.channel OPERATOR(pg_catalog.=) outbox_claim.channel
-				   AND q.status IN ('pending', 'claimed', 'failed')
-				   AND q.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-				 ORDER BY q.available_at, q.message_id
-				 LIMIT outbox_claim.max
-				   FOR UPDATE SKIP LOCKED))
+		 WHERE o.ctid OPERATOR(pg_catalog.=) ANY (taken)
 		RETURNING o.message_id, o.grant_id, o.kind, o.message, o.attempts, o.status)
 	SELECT c.message_id, c.grant_id, c.kind, c.message, c.attempts
 	  FROM claimed AS c

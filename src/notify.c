@@ -526,7 +526,6 @@ compensation_format_money(PG_FUNCTION_ARGS)
 	char	   *currency;
 	char	   *locale_name;
 	const LocaleFormat *locale;
-	StrategySpec currencies;
 	int			exponent;
 	int64		amount_minor;
 	StringInfoData buf;
@@ -542,9 +541,7 @@ compensation_format_money(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown locale \"%s\"", locale_name),
 				 errhint("Use one of %s.", locale_list())));
-	memset(&currencies, 0, sizeof(currencies));
-	load_currencies(&currencies);
-	exponent = lookup_currency_exponent(&currencies, currency);
+	exponent = currency_exponent_of(currency, strlen(currency));
 	if (exponent < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

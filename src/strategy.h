@@ -322,6 +322,9 @@ extern int	condition_compare(Condition *c, Datum value, Datum constant);
 
 /* money.c */
 extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);
+extern int	currency_exponent_of(const char *code, size_t len);
+extern int64 amount_to_minor_units_exact(Numeric amount, const char *currency, int exponent,
+										 const char *param_name);
 extern Numeric numeric_times_power_of_ten(Numeric value, int exponent);
 extern Numeric numeric_multiply_or_null(Numeric a, Numeric b);
 extern bool numeric_to_minor_units_half_up(Numeric value, int64 *result);

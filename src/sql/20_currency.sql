@@ -185,57 +185,28 @@ INSERT INTO compensation.currency (code, minor_unit, name) VALUES
 	('ZWG', 2, 'Zimbabwe Gold');
 
 /*
- * to_minor_units(amount, currency) -> bigint
+ * The conversions are C (src/money.c), the code the strategy engine itself
+ * converts with, so the views and the PL/pgSQL functions cannot drift from
+ * it; they read compensation.currency through the backend's copy of it
+ * (read once, dropped when the table changes), not once per row.  STABLE:
+ * the table can change between statements.
+ */
+
+/*
+ * to_minor_units(amount, currency, param_name) -> bigint
  *		amount in integer minor units of currency, exactly.  An amount with
- *		more decimals than the currency has (10.005 USD, 0.5 JPY), a negative,
- *		infinite or NaN amount, or one too large for bigint is an error: budgets
- *		and fixed amounts are never rounded silently.  param_name names the
- *		argument or JSON path in the message.
+ *		more decimals than the currency has (10.005 USD, 0.5 JPY), a NULL,
+ *		negative, infinite or NaN amount, one too large for bigint, or an
+ *		unknown currency is an error: budgets and fixed amounts are never
+ *		rounded silently.  param_name names the argument or JSON path in the
+ *		message.
  */
 CREATE FUNCTION compensation.to_minor_units(amount numeric, currency text,
 											param_name text DEFAULT 'amount')
 RETURNS bigint
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-	exponent smallint;
-	scaled numeric;
-BEGIN
-	IF amount IS NULL THEN
-		RAISE EXCEPTION '% must not be null', param_name
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Give an amount in the major unit of the currency, such as 25.00.';
-	END IF;
-	exponent := compensation.currency_exponent(currency);
-	IF amount IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
-		RAISE EXCEPTION '% must be a finite number, not %', param_name, amount
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Give an amount in the major unit of the currency, such as 25.00.';
-	END IF;
-	IF amount < 0 THEN
-		RAISE EXCEPTION '% must not be negative', param_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('The value given was %s %s.', amount, currency),
-				  HINT = 'Compensation amounts and budgets are zero or more.';
-	END IF;
-	scaled := amount * (10::numeric ^ exponent);
-	IF scaled <> trunc(scaled) THEN
-		RAISE EXCEPTION '% has more decimals than % has minor units', param_name, currency
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('%s %s has %s decimal places; %s has %s.', amount, currency,
-								  scale(amount), currency, exponent),
-				  HINT = format('Round the amount to %s decimal places.', exponent);
-	END IF;
-	IF scaled > 9223372036854775807 THEN
-		RAISE EXCEPTION '% is too large', param_name
-			USING ERRCODE = 'numeric_value_out_of_range',
-				  DETAIL = format('%s %s is more than 2^63-1 minor units.', amount, currency),
-				  HINT = 'Amounts are stored as 64-bit integers of minor units.';
-	END IF;
-	RETURN scaled::bigint;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'compensation_to_minor_units';
 
 COMMENT ON FUNCTION compensation.to_minor_units(numeric, text, text) IS
 	'exact conversion of an amount to integer minor units of an ISO 4217 currency; refuses to round';
@@ -243,28 +214,13 @@ COMMENT ON FUNCTION compensation.to_minor_units(numeric, text, text) IS
 /*
  * currency_exponent(currency) -> smallint
  *		The ISO 4217 minor unit of an upper-case currency code; an unknown
- *		code is an error that names it.
+ *		code (or NULL) is an error that names it.
  */
 CREATE FUNCTION compensation.currency_exponent(currency text)
 RETURNS smallint
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-	exponent smallint;
-BEGIN
-	SELECT c.minor_unit INTO exponent
-	  FROM compensation.currency AS c
-	 WHERE c.code OPERATOR(pg_catalog.=) currency;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown currency: "%"', currency
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'Currencies are ISO 4217 codes in upper case, listed in compensation.currency.',
-				  HINT = 'Use a code such as EUR, USD, BRL or JPY.';
-	END IF;
-	RETURN exponent;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'compensation_currency_exponent';
 
 COMMENT ON FUNCTION compensation.currency_exponent(text) IS
 	'ISO 4217 minor-unit exponent of a currency code (JPY 0, USD 2, BHD 3)';
@@ -272,17 +228,14 @@ COMMENT ON FUNCTION compensation.currency_exponent(text) IS
 /*
  * to_major_units(minor, currency) -> numeric
  *		Integer minor units back to an amount with exactly the currency's
- *		number of decimals: the last step before money is shown.
+ *		number of decimals: the last step before money is shown.  NULL for a
+ *		code compensation.currency does not list.
  */
 CREATE FUNCTION compensation.to_major_units(minor bigint, currency text)
 RETURNS numeric
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT round(minor::numeric / (10::numeric ^ c.minor_unit), c.minor_unit)
-	  FROM compensation.currency AS c
-	 WHERE c.code OPERATOR(pg_catalog.=) currency;
-END;
+AS 'MODULE_PATHNAME', 'compensation_to_major_units';
 
 COMMENT ON FUNCTION compensation.to_major_units(bigint, text) IS
 	'integer minor units back to a numeric amount with the currency''s decimals';

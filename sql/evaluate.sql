@@ -317,3 +317,201 @@ SELECT priority FROM compensation.strategies WHERE name = 'prio_5_0';
 SELECT * FROM regress.error_of($$SELECT compensation.validate_spec(pg_temp.money_spec('{"type": "fixed", "value": 1}') || '{"holdout": 1e-400}')$$);
 SELECT * FROM regress.error_of($$SELECT compensation.validate_spec(pg_temp.money_spec(jsonb_build_object('type', 'fixed', 'value', 10::numeric ^ 131071)))$$);
 \x off
+
+-- The flat program and the tree walk.  eligible() and amount() run the
+-- rule as a flat program of steps; evaluate() walks the tree for its
+-- reasons.  Both must decide every row as SQL's three-valued logic does:
+-- here every combination of NULL and values around the constants, through
+-- all/any/not nested three deep, int64 steps (in, not in, between, <, is
+-- null, !=) and the others (text =), as a table row (the planner's columns)
+-- and as a record.
+CREATE TABLE public.logic_rows (id integer, buyer text, at timestamptz,
+								i integer, j bigint, b boolean, d date, t text);
+INSERT INTO public.logic_rows
+SELECT row_number() OVER (ORDER BY i NULLS FIRST, j NULLS FIRST, b NULLS FIRST, d NULLS FIRST, t NULLS FIRST),
+	   'x', '2026-10-15', i, j, b, d, t
+  FROM unnest(ARRAY[NULL, 1, 2, 3]) AS i,
+	   unnest(ARRAY[NULL, 1, 2, 4]::bigint[]) AS j,
+	   unnest(ARRAY[NULL, true, false]) AS b,
+	   unnest(ARRAY[NULL, '2026-01-01', '2026-01-02']::date[]) AS d,
+	   unnest(ARRAY[NULL, 'x', 'y']) AS t;
+SELECT compensation.define_strategy('flat', jsonb_build_object(
+	'scenario', 'logic', 'source', 'public.logic_rows', 'instrument', 'points', 'program', 'regress',
+	'currency', 'EUR', 'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
+	'when', '{"all": [
+		{"any": [{"col": "i", "op": "in", "value": [3, 1]},
+				 {"not": {"col": "b", "op": "=", "value": true}}]},
+		{"not": {"any": [{"col": "j", "op": "between", "value": [2, 3]},
+						 {"col": "t", "op": "=", "value": "x"}]}},
+		{"any": [{"col": "d", "op": "<", "value": "2026-01-02"},
+				 {"col": "i", "op": "not in", "value": [2]},
+				 {"all": [{"col": "j", "op": "is null"},
+						  {"col": "b", "op": "!=", "value": false}]}]}]}'::jsonb));
+CREATE VIEW pg_temp.flat_decisions AS
+SELECT r.id,
+	   coalesce((r.i IN (3, 1) OR NOT (r.b = true))
+				AND NOT (r.j BETWEEN 2 AND 3 OR r.t = 'x')
+				AND (r.d < '2026-01-02' OR r.i NOT IN (2) OR (r.j IS NULL AND r.b <> false)),
+				false) AS sql,
+	   compensation.eligible('flat', r, 1) AS program,
+	   compensation.amount('flat', r, 1) IS NOT NULL AS program_amount,
+	   (compensation.evaluate('flat', r, 1)).eligible AS tree,
+	   compensation.eligible('flat', s, 1) AS program_record
+  FROM public.logic_rows AS r
+  JOIN (SELECT * FROM public.logic_rows OFFSET 0) AS s ON s.id = r.id;
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE sql) AS sql_eligible,
+	   count(*) FILTER (WHERE program) AS program_eligible,
+	   count(*) FILTER (WHERE program IS DISTINCT FROM sql) AS program_differs,
+	   count(*) FILTER (WHERE program_amount IS DISTINCT FROM sql) AS amount_differs,
+	   count(*) FILTER (WHERE tree IS DISTINCT FROM sql) AS tree_differs,
+	   count(*) FILTER (WHERE program_record IS DISTINCT FROM sql) AS record_differs
+  FROM pg_temp.flat_decisions;
+-- a few of them, against the SQL: NULLs make "not" and "all" unknown
+SELECT r.id, r.i, r.j, r.b, r.d, r.t, f.sql, f.program, f.tree
+  FROM public.logic_rows AS r JOIN pg_temp.flat_decisions AS f USING (id)
+ WHERE r.id IN (1, 2, 110, 113, 200, 289, 320, 432) ORDER BY r.id;
+-- the deepest rule a spec may have (32 levels) runs as a program too
+SELECT compensation.define_strategy('flat_deep', jsonb_build_object(
+	'scenario', 'logic', 'source', 'public.logic_rows', 'instrument', 'points', 'program', 'regress',
+	'currency', 'EUR', 'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at'),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1),
+	'when', (SELECT (repeat('{"all": [{"col": "t", "op": "is not null"}, ', 16)
+					 || repeat('{"any": [{"col": "i", "op": "=", "value": 3}, ', 15)
+					 || '{"col": "j", "op": ">=", "value": 2}' || repeat(']}', 31))::jsonb)));
+SELECT count(*) FILTER (WHERE compensation.eligible('flat_deep', r, 1)) AS program_eligible,
+	   count(*) FILTER (WHERE (compensation.evaluate('flat_deep', r, 1)).eligible) AS tree_eligible,
+	   count(*) FILTER (WHERE coalesce(r.t IS NOT NULL AND (r.i = 3 OR r.j >= 2), false)) AS sql_eligible
+  FROM public.logic_rows AS r;
+
+-- The integer fast path of percent and tiered amounts: exact to the minor
+-- unit against SQL's round(), at its edges: ties (.5 of a minor unit) in
+-- exponents 0, 2, 3 and 4, integers at their limits, negative values,
+-- zero, rates with up to 22 decimals, numeric bases with more digits than
+-- int64 or a long header (scale above 63), and segment multipliers.  The
+-- rows that do not fit are computed in numeric; assertion-enabled builds
+-- also compute every fast-path row in numeric and fail on a difference.
+CREATE TABLE public.exact_rows (id integer, buyer text, at timestamptz, currency text,
+								n numeric, v2 smallint, v4 integer, v8 bigint, segment text);
+INSERT INTO public.exact_rows (id, currency, n, v2, v4, v8, segment) VALUES
+	(1, 'JPY', 1, 1, 1, 1, NULL),					-- 0.5 yen: 1
+	(2, 'JPY', 3, 3, 3, 3, 'vip'),					-- 1.5 yen: 2
+	(3, 'JPY', 5, 32767, 2147483647, 9223372036854775807, 'x'),
+	(4, 'EUR', 0.01, -32768, -2147483648, -9223372036854775808, NULL),
+	(5, 'EUR', 0.03, 0, 0, 0, 'vip'),
+	(6, 'EUR', 0.05, 32767, 2147483647, 9223372036854775807, NULL),
+	(7, 'BHD', 0.001, 7, 7, 18446744073709551, NULL),
+	(8, 'BHD', 0.003, 9, 9, 36893488147419103, 'x'),
+	(9, 'CLF', 0.0001, 1, 1, 1, NULL),
+	(10, 'EUR', -0.01, -1, -1, -1, NULL),
+	(11, 'EUR', 0, 0, 0, 0, NULL),
+	(12, 'EUR', 123.45, 12345, 12345, 12345, 'vip'),
+	(13, 'EUR', 99.99, 9999, 9999, 9999, 'x'),
+	(14, 'EUR', 100.123456789, 100, 100, 100, NULL),
+	(15, 'EUR', 12345678901234567890123.45, NULL, NULL, NULL, NULL),	-- beyond int64
+	(16, 'EUR', 0.12345678901234567891, NULL, NULL, NULL, NULL),		-- 20 decimals
+	(17, 'EUR', ('1.' || repeat('0', 70))::numeric, NULL, NULL, NULL, NULL),		-- long header
+	(18, 'JPY', ('-3.' || repeat('0', 70))::numeric, NULL, NULL, NULL, NULL),
+	(19, 'EUR', 92233720368547758.07, NULL, NULL, NULL, NULL),
+	(20, 'EUR', 1e20, NULL, NULL, NULL, NULL),
+	(21, 'EUR', NULL, NULL, NULL, NULL, NULL),
+	(22, 'EUR', 'NaN', NULL, NULL, NULL, NULL),
+	(23, 'EUR', 'Infinity', NULL, NULL, NULL, NULL),
+	(24, 'BHD', 1234.5675, NULL, NULL, NULL, 'vip');
+UPDATE public.exact_rows SET buyer = 'b' || id, at = '2026-10-15';
+CREATE FUNCTION pg_temp.exact_spec(amount jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+SELECT jsonb_build_object(
+	'scenario', 'money', 'source', 'public.exact_rows', 'instrument', 'cash_back', 'program', 'regress',
+	'keys', jsonb_build_object('order', 'id', 'buyer', 'buyer', 'at', 'at', 'currency', 'currency'),
+	'when', '{"col": "id", "op": "is not null"}'::jsonb, 'amount', amount) $$;
+-- The plain SQL of a percent amount: half-up once in minor units, NULL when
+-- negative or beyond 2^63-1 minor units (then the max, when there is one),
+-- then min and max rounded the same way.
+CREATE FUNCTION pg_temp.sql_percent(base numeric, rate numeric, e integer,
+									lo numeric DEFAULT NULL, hi numeric DEFAULT NULL) RETURNS numeric
+LANGUAGE sql AS $$
+SELECT CASE WHEN base IS NULL OR base = 'NaN' OR base IN ('Infinity', '-Infinity') OR base < 0 THEN NULL
+			WHEN round(base * rate * 10::numeric ^ e) > 9223372036854775807 THEN round(hi, e)
+			ELSE least(greatest(round(base * rate, e), round(lo, e)), round(hi, e)) END $$;
+SELECT compensation.define_strategy(name, pg_temp.exact_spec(amount::jsonb))
+  FROM (VALUES
+	('x_half', '{"type": "percent", "of": "n", "rate": 0.5}'),
+	('x_long', '{"type": "percent", "of": "n", "rate": 0.123456789012345678}'),
+	('x_longer', '{"type": "percent", "of": "n", "rate": 0.1234567890123456789012}'),
+	('x_clamped', '{"type": "percent", "of": "n", "rate": 0.5, "min": 0.015, "max": 1000000000000}'),
+	('x_v2', '{"type": "percent", "of": "v2", "rate": 0.5}'),
+	('x_v4', '{"type": "percent", "of": "v4", "rate": 0.333}'),
+	('x_v8', '{"type": "percent", "of": "v8", "rate": 0.5}'),
+	('x_v8_max', '{"type": "percent", "of": "v8", "rate": 0.5, "max": 1000}'),
+	('x_segment', '{"type": "percent", "of": "n", "rate": 0.5,
+					"segment": {"col": "segment", "multipliers": {"vip": 1.5, "x": 0.333333}, "default": 2}}'),
+	('x_tiers', '{"type": "tiered", "by": "n", "tiers": [
+					{"to": 0, "amount": 1.005},
+					{"from": 0, "to": 0.5, "rate": 0.5},
+					{"from": 0.5, "to": 100.123456789, "rate": 0.05},
+					{"from": 100.123456789, "to": 1e21, "amount": 7.5}]}'),
+	('x_tiers_v8', '{"type": "tiered", "by": "v8", "tiers": [
+					{"to": -1, "rate": 0.1}, {"from": -1, "to": 1, "amount": 0.0005},
+					{"from": 1, "rate": 0.5}]}')) AS s(name, amount)
+ ORDER BY name;
+CREATE VIEW pg_temp.exact_amounts AS
+SELECT r.id, r.currency, r.n, c.minor_unit AS e,
+	   compensation.amount('x_half', r, 1) AS half,
+	   pg_temp.sql_percent(r.n, 0.5, c.minor_unit) AS half_sql,
+	   compensation.amount('x_long', r, 1) AS long,
+	   pg_temp.sql_percent(r.n, 0.123456789012345678, c.minor_unit) AS long_sql,
+	   compensation.amount('x_longer', r, 1) AS longer,
+	   pg_temp.sql_percent(r.n, 0.1234567890123456789012, c.minor_unit) AS longer_sql,
+	   compensation.amount('x_clamped', r, 1) AS clamped,
+	   pg_temp.sql_percent(r.n, 0.5, c.minor_unit, 0.015, 1000000000000) AS clamped_sql,
+	   compensation.amount('x_v2', r, 1) AS v2,
+	   pg_temp.sql_percent(r.v2, 0.5, c.minor_unit) AS v2_sql,
+	   compensation.amount('x_v4', r, 1) AS v4,
+	   pg_temp.sql_percent(r.v4, 0.333, c.minor_unit) AS v4_sql,
+	   compensation.amount('x_v8', r, 1) AS v8,
+	   pg_temp.sql_percent(r.v8, 0.5, c.minor_unit) AS v8_sql,
+	   compensation.amount('x_v8_max', r, 1) AS v8_max,
+	   pg_temp.sql_percent(r.v8, 0.5, c.minor_unit, NULL, 1000) AS v8_max_sql,
+	   compensation.amount('x_segment', r, 1) AS segment,
+	   pg_temp.sql_percent(r.n, 0.5 * CASE r.segment WHEN 'vip' THEN 1.5 WHEN 'x' THEN 0.333333 ELSE 2 END,
+						   c.minor_unit) AS segment_sql,
+	   compensation.amount('x_tiers', r, 1) AS tiers,
+	   CASE WHEN r.n IS NULL OR r.n = 'NaN' OR r.n IN ('Infinity', '-Infinity') OR r.n >= 1e21 THEN NULL
+			WHEN r.n < 0 THEN round(1.005, c.minor_unit)
+			WHEN r.n < 0.5 THEN round(r.n * 0.5, c.minor_unit)
+			WHEN r.n < 100.123456789 THEN round(r.n * 0.05, c.minor_unit)
+			ELSE round(7.5, c.minor_unit) END AS tiers_sql,
+	   compensation.amount('x_tiers_v8', r, 1) AS tiers_v8,
+	   CASE WHEN r.v8 < -1 THEN NULL		-- a rate of a negative value: negative
+			WHEN r.v8 < 1 THEN round(0.0005, c.minor_unit)
+			WHEN round(r.v8 * 0.5 * 10::numeric ^ c.minor_unit) > 9223372036854775807 THEN NULL
+			ELSE round(r.v8 * 0.5, c.minor_unit) END AS tiers_v8_sql
+  FROM public.exact_rows AS r JOIN compensation.currency AS c ON c.code = r.currency;
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE half IS DISTINCT FROM half_sql) AS half,
+	   count(*) FILTER (WHERE long IS DISTINCT FROM long_sql) AS long,
+	   count(*) FILTER (WHERE longer IS DISTINCT FROM longer_sql) AS longer,
+	   count(*) FILTER (WHERE clamped IS DISTINCT FROM clamped_sql) AS clamped,
+	   count(*) FILTER (WHERE v2 IS DISTINCT FROM v2_sql) AS v2,
+	   count(*) FILTER (WHERE v4 IS DISTINCT FROM v4_sql) AS v4,
+	   count(*) FILTER (WHERE v8 IS DISTINCT FROM v8_sql) AS v8,
+	   count(*) FILTER (WHERE v8_max IS DISTINCT FROM v8_max_sql) AS v8_max,
+	   count(*) FILTER (WHERE segment IS DISTINCT FROM segment_sql) AS segment,
+	   count(*) FILTER (WHERE tiers IS DISTINCT FROM tiers_sql) AS tiers,
+	   count(*) FILTER (WHERE tiers_v8 IS DISTINCT FROM tiers_v8_sql) AS tiers_v8
+  FROM pg_temp.exact_amounts;
+-- the values themselves (the SQL's beside each where it differs: none)
+SELECT id, currency, n, half, long, longer, clamped, segment, tiers
+  FROM pg_temp.exact_amounts ORDER BY id;
+SELECT r.id, r.currency, r.v2, x.v2, r.v4, x.v4, r.v8, x.v8, x.v8_max, x.tiers_v8
+  FROM public.exact_rows AS r JOIN pg_temp.exact_amounts AS x USING (id)
+ WHERE r.v2 IS NOT NULL ORDER BY r.id;
+-- and why the others have none
+SELECT r.id, d.reasons[2] AS half, e.reasons[2] AS v8, t.reasons[2] AS tiers_v8
+  FROM public.exact_rows AS r,
+	   compensation.evaluate('x_half', r, 1) AS d,
+	   compensation.evaluate('x_v8', r, 1) AS e,
+	   compensation.evaluate('x_tiers_v8', r, 1) AS t
+ WHERE NOT (d.eligible AND e.eligible AND t.eligible) ORDER BY r.id;

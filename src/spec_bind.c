@@ -8,7 +8,12 @@
  * btree-comparable column and a constant of that type; "days" needs two
  * timestamp columns of the same kind; amounts need a numeric column), the
  * conversion of constants into the column's type, and the copy of the
- * ISO 4217 table that evaluation uses.
+ * ISO 4217 table that evaluation uses.  It also compiles what evaluation
+ * runs per row, once: the condition tree into a flat program of steps
+ * (ConditionProgram), and the constants of percent and tiered amounts
+ * into exact integers for evaluation's integer fast path.  Both live in
+ * the spec's context, so the backend-wide cache (strategy_cache.c) keeps
+ * them with the bound spec.
  *
  * The same code checks a spec against its source when it is defined and
  * binds it to the facts' row type when it is evaluated, so the two can
@@ -21,6 +26,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "parser/parse_coerce.h"
@@ -311,6 +317,107 @@ bind_condition(Condition *c, Binding *binding)
 	}
 }
 
+/*
+ * exact_decimal
+ *		n as coefficient / 10^scale in 18 digits each, from its plain text
+ *		form (numeric_normalize drops the trailing zeros, so the scale is the
+ *		smallest); fits is false when it needs more.  Bind time only.
+ */
+static ExactDecimal
+exact_decimal(Numeric n)
+{
+	ExactDecimal result = {0, 0, false};
+	const char *p;
+	bool		negative = false;
+	bool		fraction = false;
+
+	if (n == NULL || numeric_is_nan(n) || numeric_is_inf(n))
+		return result;
+	p = numeric_normalize(n);
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	for (; *p; p++)
+	{
+		if (*p == '.')
+		{
+			fraction = true;
+			continue;
+		}
+		if (*p < '0' || *p > '9' ||
+			pg_mul_s64_overflow(result.coefficient, 10, &result.coefficient) ||
+			pg_add_s64_overflow(result.coefficient, *p - '0', &result.coefficient))
+			return result;
+		if (fraction && ++result.scale > 18)
+			return result;
+	}
+	if (negative)
+		result.coefficient = -result.coefficient;
+	result.fits = true;
+	return result;
+}
+
+/*
+ * bind_exact_path
+ *		The integer fast path of percent and tiered amounts: their constants
+ *		as exact decimals, per currency exponent.  Only for a base whose
+ *		value evaluation can read as an integer coefficient without rounding
+ *		(integers and numeric); a float base is converted to numeric as
+ *		before, with its own rounding.
+ */
+static void
+bind_exact_path(AmountRule *rule)
+{
+	rule->exact_path = false;
+	if (rule->kind == AMOUNT_FIXED || !rule->has_base)
+		return;
+	switch (rule->base_typid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+			break;
+		default:
+			return;
+	}
+	for (int e = 0; e <= MAX_CURRENCY_EXPONENT; e++)
+	{
+		if (rule->kind == AMOUNT_PERCENT)
+			rule->rate_minor_exact[e] = exact_decimal(rule->rate_minor[e]);
+		for (int t = 0; t < rule->ntiers; t++)
+		{
+			AmountTier *tier = &rule->tiers[t];
+
+			if (tier->fixed)
+				tier->fixed_minor_exact[e] = exact_decimal(tier->fixed_minor[e]);
+			if (tier->rate)
+				tier->rate_minor_exact[e] =
+					exact_decimal(numeric_times_power_of_ten(tier->rate, e));
+		}
+	}
+	for (int t = 0; t < rule->ntiers; t++)
+	{
+		AmountTier *tier = &rule->tiers[t];
+
+		/* an open end fits: it is never compared */
+		tier->from_exact = tier->from ? exact_decimal(tier->from)
+			: (ExactDecimal) {0, 0, true};
+		tier->to_exact = tier->to ? exact_decimal(tier->to)
+			: (ExactDecimal) {0, 0, true};
+	}
+	if (rule->has_segment)
+	{
+		rule->segment_multipliers_exact = palloc(sizeof(ExactDecimal) * rule->nsegments);
+		for (int i = 0; i < rule->nsegments; i++)
+			rule->segment_multipliers_exact[i] = exact_decimal(rule->segment_multipliers[i]);
+		rule->segment_default_exact = exact_decimal(rule->segment_default);
+	}
+	rule->exact_path = true;
+}
+
 static int
 compare_cstrings(const void *a, const void *b)
 {
@@ -379,6 +486,7 @@ bind_amount(AmountRule *rule, Binding *binding)
 						   "Give a realistic amount.", "amount is too large");
 		}
 	}
+	bind_exact_path(rule);
 }
 
 /*
@@ -463,6 +571,94 @@ strategy_columns_read(StrategySpec *spec)
 }
 
 /*
+ * compile_condition
+ *		Append c's steps to program (see ConditionProgram in strategy.h).
+ *		Steps are allocated for the whole tree up front, so appending never
+ *		reallocates.
+ */
+static void
+compile_condition(Condition *c, ConditionProgram *program, int depth)
+{
+	ConditionStep *step;
+
+	switch (c->kind)
+	{
+		case COND_ALL:
+		case COND_ANY:
+			{
+				int			begin = program->nsteps++;
+				int		   *nexts = palloc(sizeof(int) * Max(c->nchildren, 1));
+
+				program->steps[begin].kind = c->kind == COND_ALL ? STEP_ALL_BEGIN : STEP_ANY_BEGIN;
+				program->steps[begin].depth = depth;
+				program->max_depth = Max(program->max_depth, depth + 1);
+				for (int i = 0; i < c->nchildren; i++)
+				{
+					compile_condition(c->children[i], program, depth + 1);
+					nexts[i] = program->nsteps++;
+					program->steps[nexts[i]].kind = c->kind == COND_ALL ? STEP_ALL_NEXT : STEP_ANY_NEXT;
+					program->steps[nexts[i]].depth = depth;
+				}
+				step = &program->steps[program->nsteps++];
+				step->kind = STEP_END;
+				step->depth = depth;
+				for (int i = 0; i < c->nchildren; i++)
+					program->steps[nexts[i]].jump = program->nsteps;
+				pfree(nexts);
+				return;
+			}
+		case COND_NOT:
+			compile_condition(c->children[0], program, depth);
+			program->steps[program->nsteps++].kind = STEP_NOT;
+			return;
+		case COND_COLUMN:
+		case COND_DAYS:
+			break;
+	}
+
+	step = &program->steps[program->nsteps++];
+	step->condition = c;
+	step->op = c->op;
+	step->attindex = c->column.attindex;
+	step->typid = c->column.typid;
+	if (c->kind == COND_COLUMN && (c->op == OP_IS_NULL || c->op == OP_IS_NOT_NULL))
+		step->kind = STEP_NULL_TEST;
+	else if (c->kind == COND_COLUMN && c->compare_method == COMPARE_INT64)
+	{
+		/* in the order bind sorted them: condition_compare's, the int64 one */
+		step->kind = STEP_INT64;
+		step->nconstants = c->nvalues;
+		step->constants = palloc(sizeof(int64) * Max(c->nvalues, 1));
+		for (int i = 0; i < c->nvalues; i++)
+			step->constants[i] = datum_as_int64(c->column.typid, c->bound_values[i]);
+	}
+	else
+		step->kind = STEP_CONDITION;
+}
+
+static int
+count_steps(Condition *c)
+{
+	int			n = 1;
+
+	for (int i = 0; i < c->nchildren; i++)
+		n += count_steps(c->children[i]) + (c->kind == COND_NOT ? 0 : 1);
+	return n + (c->kind == COND_ALL || c->kind == COND_ANY ? 1 : 0);
+}
+
+static ConditionProgram *
+compile_condition_program(Condition *when)
+{
+	ConditionProgram *program = palloc0(sizeof(ConditionProgram));
+	int			capacity = count_steps(when);
+
+	program->steps = palloc0(sizeof(ConditionStep) * capacity);
+	compile_condition(when, program, 0);
+	Assert(program->nsteps == capacity);
+	return program;
+}
+
+/*
  * bind_strategy_spec
  *		Resolve the spec's columns in tupdesc.  described_as names the row type
  *		in errors ("source public.order_experience", "the facts row").
@@ -508,6 +704,7 @@ bind_strategy_spec(StrategySpec *spec, TupleDesc tupdesc, const char *described_
 		resolve_column(&spec->key_currency, binding, USE_TEXT);
 
 	bind_condition(spec->when, binding);
+	spec->when_program = compile_condition_program(spec->when);
 	bind_amount(&spec->amount, binding);
 
 	/* the amount cap in minor units per exponent; too large to hold: no limit */

@@ -9,9 +9,12 @@
  *	- parse: jsonb -> StrategySpec.  Checks everything that does not depend
  *	  on a row type (keys, operators, value shapes, numbers, windows).
  *	- bind:  StrategySpec x TupleDesc -> column numbers, constants converted
- *	  to the column types, comparison functions.  Done against the source
- *	  relation when a spec is defined, and against the facts' row type when
- *	  it is evaluated (columns are found by name, so any row type works).
+ *	  to the column types, comparison functions, and what evaluation runs
+ *	  per row: the conditions as a flat program (ConditionProgram) and the
+ *	  amount's constants as exact integers (ExactDecimal).  Done against
+ *	  the source relation when a spec is defined, and against the facts' row
+ *	  type when it is evaluated (columns are found by name, so any row type
+ *	  works).
  *
  * Everything hangs off one memory context owned by whoever compiled it.
  *
@@ -98,6 +101,8 @@ typedef enum CompareMethod
 	COMPARE_BYTES				/* equality of text bytes */
 } CompareMethod;
 
+struct ConditionProgram;
+
 typedef struct Condition
 {
 	ConditionKind kind;
@@ -123,6 +128,19 @@ typedef struct Condition
 	CompareMethod compare_method;	/* COND_COLUMN with constants */
 } Condition;
 
+/*
+ * A number as coefficient / 10^scale, both integers: the form in which the
+ * integer fast path of amounts (spec_eval.c) holds a spec's constants.
+ * fits is false when the number needs more than 18 digits of coefficient
+ * or of scale; evaluation then computes in numeric.
+ */
+typedef struct ExactDecimal
+{
+	int64		coefficient;
+	int			scale;
+	bool		fits;
+} ExactDecimal;
+
 typedef enum AmountKind
 {
 	AMOUNT_FIXED,
@@ -139,6 +157,11 @@ typedef struct AmountTier
 	Numeric		rate;			/* or NULL */
 	/* bound: fixed * 10^e per exponent e */
 	Numeric		fixed_minor[MAX_CURRENCY_EXPONENT + 1];
+	/* bound, for the integer fast path: the same numbers exactly */
+	ExactDecimal from_exact;
+	ExactDecimal to_exact;
+	ExactDecimal fixed_minor_exact[MAX_CURRENCY_EXPONENT + 1];
+	ExactDecimal rate_minor_exact[MAX_CURRENCY_EXPONENT + 1];	/* rate * 10^e */
 } AmountTier;
 
 typedef struct AmountRule
@@ -169,6 +192,16 @@ typedef struct AmountRule
 	int64		min_minor[MAX_CURRENCY_EXPONENT + 1];
 	int64		max_minor[MAX_CURRENCY_EXPONENT + 1];
 	Oid			base_typid;		/* type of base column, for conversion */
+
+	/*
+	 * bound, for the integer fast path (spec_eval.c): percent and tiered
+	 * amounts of an integer or numeric base, with their constants exactly
+	 * as integers
+	 */
+	bool		exact_path;
+	ExactDecimal rate_minor_exact[MAX_CURRENCY_EXPONENT + 1];
+	ExactDecimal *segment_multipliers_exact;	/* as segment_multipliers */
+	ExactDecimal segment_default_exact;
 } AmountRule;
 
 /* A per-buyer cap: at most max grants (or amount) within a window. */
@@ -239,6 +272,7 @@ typedef struct StrategySpec
 	int			currency_exponent;	/* of the constant currency */
 
 	Condition  *when;
+	struct ConditionProgram *when_program;	/* bound: "when" as flat steps */
 	AmountRule	amount;
 
 	CapRule		cap_count;
@@ -267,6 +301,53 @@ typedef struct StrategySpec
 	char		last_currency[4];	/* the previous row's known currency, or "" */
 	int			last_currency_exponent;
 } StrategySpec;
+
+/*
+ * The condition tree compiled into a flat array of steps, run by a loop
+ * (spec_eval.c): what eligible() and amount() run per row.  The tree itself
+ * is still walked when reasons are asked for, since a reason needs every
+ * condition that held, not the first that decided.
+ *
+ * The truth value of the last step is kept in a register.  A combinator
+ * "all" (or "any") becomes STEP_ALL_BEGIN (STEP_ANY_BEGIN), then each
+ * child's steps followed by
+ * STEP_ALL_NEXT (STEP_ANY_NEXT), then STEP_END: a child that decides it
+ * jumps past STEP_END with that value; otherwise the child's value is folded
+ * into an accumulator (one per nesting depth) that STEP_END loads.  "not"
+ * is its child's steps then STEP_NOT.
+ */
+typedef enum StepKind
+{
+	STEP_INT64,					/* column condition compared as int64 */
+	STEP_NULL_TEST,				/* is null / is not null */
+	STEP_CONDITION,				/* any other leaf: the tree's evaluator */
+	STEP_ALL_BEGIN,
+	STEP_ANY_BEGIN,
+	STEP_ALL_NEXT,
+	STEP_ANY_NEXT,
+	STEP_END,
+	STEP_NOT
+} StepKind;
+
+typedef struct ConditionStep
+{
+	StepKind	kind;
+	ConditionOp op;
+	int			attindex;		/* STEP_INT64, STEP_NULL_TEST */
+	Oid			typid;			/* STEP_INT64: how to read the value */
+	int			depth;			/* STEP_*_BEGIN..STEP_END: accumulator */
+	int			jump;			/* STEP_*_NEXT: the step after STEP_END */
+	int			nconstants;		/* STEP_INT64: 1, 2 (between), n (in) */
+	int64	   *constants;		/* STEP_INT64: sorted for in / not in */
+	Condition  *condition;		/* the leaf it comes from */
+} ConditionStep;
+
+typedef struct ConditionProgram
+{
+	int			nsteps;
+	int			max_depth;		/* accumulators needed */
+	ConditionStep *steps;
+} ConditionProgram;
 
 /* The outcome of evaluating one row. */
 typedef struct Decision
@@ -319,6 +400,7 @@ extern List *strategy_columns_read(StrategySpec *spec);
 extern void evaluate_strategy(StrategySpec *spec, Datum *values, bool *nulls,
 							  bool want_reasons, Decision *decision);
 extern int	condition_compare(Condition *c, Datum value, Datum constant);
+extern int64 datum_as_int64(Oid typid, Datum value);
 
 /* money.c */
 extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);

@@ -110,6 +110,7 @@ SELECT compensation.define_strategy('days', jsonb_build_object(
 		FROM generate_series(-3, 4) AS k))));
 SELECT d.id, CASE WHEN isfinite(d.delivered) THEN d.delivered - d.promised END AS elapsed,
 	   (compensation.evaluate('days', d, 1)).reasons,
+	   compensation.eligible('days', d, 1) AS program,
 	   CASE WHEN isfinite(d.delivered)
 			THEN floor(extract(epoch FROM d.delivered - d.promised) / 86400) END AS sql_days
   FROM public.deliveries AS d ORDER BY d.id;

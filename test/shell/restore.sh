@@ -291,7 +291,7 @@ apply_next() {	# apply_next DB
 				   amount_by_currency, error
 			  FROM compensation.apply_all('$NEXT_APPLY')"
 }
-clock_columns='^(created_at|updated_at|started_at|finished_at|decided_at|status_changed_at|available_at|claimed_at)$'
+clock_columns='^(created_at|updated_at|started_at|finished_at|decided_at|status_changed_at|available_at|claimed_at|watermark|changed_since)$'
 apply_next "$DB" >"$work/apply.original"
 grep -q '^late|2|' "$work/apply.original" && grep -q '^lowrating|1|' "$work/apply.original" &&
 	[ "$(awk -F'|' '{ g += $5 } END { print g + 0 }' "$work/apply.original")" -gt 0 ] ||

@@ -121,3 +121,10 @@ SELECT compensation.currency_exponent('HUF') AS huf, compensation.to_major_units
 ROLLBACK;
 SELECT compensation.currency_exponent('HUF') AS huf, compensation.to_major_units(1234, 'HUF') AS huf_1234,
 	   compensation.to_major_units(1234, 'ZZZ') IS NULL AS zzz_gone;
+
+-- A parallel worker reads its own copy of the table (force_parallel_mode
+-- runs the query in one); the same figures as in the leader.
+SET force_parallel_mode = on;
+SELECT compensation.currency_exponent('CLF') AS clf, compensation.to_major_units(1234, 'BHD') AS bhd,
+	   compensation.to_minor_units(0.5, 'EUR') AS eur;
+RESET force_parallel_mode;

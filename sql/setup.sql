@@ -13,11 +13,12 @@ SELECT pg_describe_object(classid, objid, objsubid) AS object
  ORDER BY 1;
 -- every function pins its search_path, but the per-row evaluation
 -- functions (eligible, amount, evaluate, signal_holds) and their *_columns
--- and *_spec twins, the aggregates with their support functions, and the
--- binomial tails of the review reports (a SET clause would save and
--- restore a GUC on every row, and aggregates cannot have one; they resolve
--- nothing through search_path: see src/sql/40_strategy.sql,
--- src/sql/60_analysis.sql, src/sql/62_budgets.sql, src/sql/70_reviews.sql)
+-- and *_spec twins, the aggregates with their support functions, the
+-- binomial tails of the review reports and to_major_units (a SET clause
+-- would save and restore a GUC on every row, and aggregates cannot have
+-- one; they resolve nothing through search_path: see
+-- src/sql/20_currency.sql, src/sql/40_strategy.sql, src/sql/60_analysis.sql,
+-- src/sql/62_budgets.sql, src/sql/70_reviews.sql)
 SELECT p.oid::regprocedure::text AS function_without_pinned_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'compensation'::regnamespace

@@ -229,12 +229,16 @@ COMMENT ON FUNCTION compensation.currency_exponent(text) IS
  * to_major_units(minor, currency) -> numeric
  *		Integer minor units back to an amount with exactly the currency's
  *		number of decimals: the last step before money is shown.  NULL for a
- *		code compensation.currency does not list.
+ *		code compensation.currency does not list.  Called for every row of
+ *		the grants and decisions views, so like the per-row evaluation
+ *		functions it has no SET clause (which would save and restore a GUC
+ *		on every call, most of its cost): it runs no SQL and resolves
+ *		nothing through search_path (the currency table is read by OID,
+ *		src/money.c).
  */
 CREATE FUNCTION compensation.to_major_units(minor bigint, currency text)
 RETURNS numeric
 LANGUAGE C STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'compensation_to_major_units';
 
 COMMENT ON FUNCTION compensation.to_major_units(bigint, text) IS

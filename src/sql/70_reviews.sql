@@ -637,9 +637,8 @@ BEGIN
 		   AND d.at OPERATOR(pg_catalog.>=) "from" AND d.at OPERATOR(pg_catalog.<) "to"
 		   AND NOT EXISTS (SELECT 1 FROM compensation.grants AS g
 							WHERE g.order_key OPERATOR(pg_catalog.=) d.order_key AND NOT g.voided)
-		   AND NOT EXISTS (SELECT 1 FROM compensation.decisions AS h
-							WHERE h.order_key OPERATOR(pg_catalog.=) d.order_key
-							  AND h.arm OPERATOR(pg_catalog.=) 'holdout')
+		   AND NOT EXISTS (SELECT 1 FROM compensation.holdout_decision AS h
+							WHERE h.order_key OPERATOR(pg_catalog.=) d.order_key)
 		 GROUP BY d.strategy, d.version, d.market, d.outcome, d.currency)
 	SELECT 'rule'::text, k.strategy, v.scenario, k.market, k.outcome,
 		   pg_catalog.sum(k.orders)::bigint, k.currency, compensation.to_major_units(pg_catalog.sum(k.amount_minor)::pg_catalog.int8, k.currency)
@@ -675,9 +674,8 @@ BEGIN
 		   AND compensation.signal_holds($1, s)
 		   AND NOT EXISTS (SELECT 1 FROM compensation.grants AS g
 							WHERE g.order_key OPERATOR(pg_catalog.=) s.%I::pg_catalog.text AND NOT g.voided)
-		   AND NOT EXISTS (SELECT 1 FROM compensation.decisions AS h
-							WHERE h.order_key OPERATOR(pg_catalog.=) s.%I::pg_catalog.text
-							  AND h.arm OPERATOR(pg_catalog.=) 'holdout')) AS t
+		   AND NOT EXISTS (SELECT 1 FROM compensation.holdout_decision AS h
+							WHERE h.order_key OPERATOR(pg_catalog.=) s.%I::pg_catalog.text)) AS t
 		 GROUP BY t.market
 		 ORDER BY t.market COLLATE "C" NULLS LAST
 		$q$,

@@ -366,6 +366,9 @@ AS $fn$
 		  FROM compensation.decisions AS d
 		 WHERE d.budget_id IN (SELECT b.budget_id FROM b)
 		   AND d.as_of OPERATOR(pg_catalog.<=) budget_status.as_of
+		   -- the grants' branch of the view drops out (its outcome is a
+		   -- constant): the grants are summed above
+		   AND d.outcome IN ('budget', 'pace', 'expired')
 		 GROUP BY d.budget_id)
 	SELECT b.program, b.quarter, b.market, b.currency, b.amount,
 		   pg_catalog.round((s.burn).spent OPERATOR(pg_catalog./) b.unit, b.minor_unit),

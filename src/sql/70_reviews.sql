@@ -614,6 +614,11 @@ RETURNS TABLE (kind text, name text, scenario text, market text, reason text, or
 	currency text, amount numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- The skipped decisions come out of the decisions view's own anti-join
+-- (grants first) estimated at one row, and the planner then probes the
+-- ledger by order key once per candidate, with no index on the order key
+-- alone: minutes over a million grants.  Hash joins read each side once.
+SET enable_nestloop = off
 AS $fn$
 DECLARE
 	sig record;

@@ -82,7 +82,7 @@ enum
  * run's as_of and the changed_since bound.
  */
 static Oid	candidate_argtypes[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,
-TIMESTAMPTZOID, TIMESTAMPTZOID};
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 /* ---- hash tables keyed by a string pointer ------------------------------ */
 

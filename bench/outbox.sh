@@ -15,6 +15,8 @@
 #
 #   bash bench/outbox.sh [MESSAGES] [GRANTS]     (as root or with sudo)
 #
+# bench/run runs it with the defaults and writes its table into RESULTS.md.
+#
 # Same set-up as bench/run (test/lib.sh).  Prints a Markdown table; figures
 # on a shared machine are for reading, not asserting.
 set -euo pipefail

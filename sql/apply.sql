@@ -205,3 +205,40 @@ SELECT compensation.define_strategy('big_in', pg_temp.spec(jsonb_build_object('w
 	   compensation.activate('big_in');
 SELECT strategy, candidates, granted, skipped_duplicate FROM compensation.apply('big_in', '2026-11-20', dry_run => true);
 SELECT strategy, candidates, granted FROM compensation.apply('big_in', '2026-11-20');
+
+-- The candidate query runs with compensation.run_work_mem as work_mem, and
+-- the session's work_mem is back after the run.  The source sees the
+-- setting: only a row that reads it as 64kB is eligible.  20,000 rows in
+-- 64 kB: the sort and the hash join spill to temporary files, and the
+-- grants still come in (at, order key) order.  -1 keeps the session's.
+CREATE TABLE public.run_mem_src AS
+SELECT 'w' || i AS order_id, 'wb' || i AS buyer_id, timestamptz '2026-10-01' + (i % 5000) * interval '1 minute' AS at
+  FROM generate_series(1, 20000) AS i;
+CREATE VIEW public.run_mem_view AS SELECT *, current_setting('work_mem') AS session_work_mem FROM public.run_mem_src;
+SELECT compensation.set_budget('run_mem', '2026-Q4', 1000000, 'EUR') > 0 AS budget;
+CREATE FUNCTION pg_temp.run_mem_spec(work_mem text) RETURNS jsonb LANGUAGE sql AS $$
+SELECT jsonb_build_object(
+	'scenario', 'work_mem', 'source', 'public.run_mem_view', 'program', 'run_mem', 'instrument', 'points',
+	'currency', 'EUR', 'max_age', NULL,
+	'keys', jsonb_build_object('order', 'order_id', 'buyer', 'buyer_id', 'at', 'at'),
+	'when', jsonb_build_object('col', 'session_work_mem', 'op', '=', 'value', work_mem),
+	'amount', jsonb_build_object('type', 'fixed', 'value', 1)) $$;
+SELECT compensation.define_strategy('run_mem_small', pg_temp.run_mem_spec('64kB')), compensation.activate('run_mem_small');
+SELECT compensation.define_strategy('run_mem_session', pg_temp.run_mem_spec('4MB')), compensation.activate('run_mem_session');
+SET work_mem = '4MB';
+SET compensation.run_work_mem = 64;
+SELECT candidates, granted FROM compensation.apply('run_mem_small', '2026-11-20');
+SELECT current_setting('work_mem') AS work_mem_after_the_run;
+SELECT candidates, granted FROM compensation.apply('run_mem_session', '2026-11-20');
+SET compensation.run_work_mem = -1;
+SELECT candidates, granted FROM compensation.apply('run_mem_session', '2026-11-20');
+RESET compensation.run_work_mem;
+RESET work_mem;
+SELECT name, count(*) AS grants,
+	   bool_and(previous_at IS NULL OR (at, order_key) > (previous_at, previous_order)) AS in_at_then_order_key_order
+  FROM (SELECT s.name, l.at, l.order_key,
+			   lag(l.at) OVER w AS previous_at, lag(l.order_key) OVER w AS previous_order
+		  FROM compensation.ledger AS l JOIN compensation.strategy AS s USING (strategy_id)
+		 WHERE s.name LIKE 'run\_mem\_%'
+		WINDOW w AS (PARTITION BY s.name ORDER BY l.grant_id)) AS g
+ GROUP BY name ORDER BY name;

@@ -37,11 +37,12 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "funcapi.h"
+#include "lib/bloomfilter.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -54,26 +55,65 @@
 #define RUN_RESULT_COLUMNS 16
 
 /*
- * A real run remembers the orders it granted by a 64-bit hash of the key
- * only (16 bytes a grant instead of the key and a dynahash entry), and
- * confirms a match against the grants themselves (ledger_has_order()).
+ * A real run remembers the orders it granted in Bloom filters
+ * (lib/bloomfilter.h, about two bytes a grant), and confirms a "maybe"
+ * against the grants themselves (ledger_has_order()): an order's second
+ * line in the source is rare, a false positive one in fifty.  A filter is
+ * sized for the grants it takes; when it is full the next one, twice as
+ * large, takes the grants after it, so that a run of any size keeps the
+ * false-positive rate and about two bytes a grant without knowing its size
+ * beforehand.
  */
-typedef struct GrantedHash
-{
-	uint64		hash;
-	char		status;
-} GrantedHash;
+#define FIRST_FILTER_GRANTS (512 * 1024)	/* bloom_create's 1 MB minimum */
 
-#define SH_PREFIX granted_hashes
-#define SH_ELEMENT_TYPE GrantedHash
-#define SH_KEY_TYPE uint64
-#define SH_KEY hash
-#define SH_HASH_KEY(tb, key) ((uint32) ((key) ^ ((key) >> 32)))
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
+typedef struct GrantedFilters
+{
+	List	   *filters;		/* bloom_filter *, oldest first */
+	int64		room;			/* grants the newest one takes before full */
+	int64		next_size;		/* grants the next one is sized for */
+	MemoryContext context;
+} GrantedFilters;
+
+static GrantedFilters *
+granted_filters_create(MemoryContext context)
+{
+	GrantedFilters *granted = MemoryContextAllocZero(context, sizeof(GrantedFilters));
+
+	granted->next_size = FIRST_FILTER_GRANTS;
+	granted->context = context;
+	return granted;
+}
+
+static void
+granted_filters_add(GrantedFilters *granted, const char *order_key)
+{
+	if (granted->room == 0)
+	{
+		MemoryContext oldcontext = MemoryContextSwitchTo(granted->context);
+
+		/* bloom_work_mem in kB: two bytes an element */
+		granted->filters = lappend(granted->filters,
+								   bloom_create(granted->next_size,
+												(int) Min(granted->next_size * 2 / 1024, MAX_KILOBYTES),
+												0));
+		MemoryContextSwitchTo(oldcontext);
+		granted->room = granted->next_size;
+		granted->next_size *= 2;
+	}
+	bloom_add_element(llast(granted->filters), (unsigned char *) order_key, strlen(order_key));
+	granted->room--;
+}
+
+static bool
+granted_filters_may_have(GrantedFilters *granted, const char *order_key)
+{
+	ListCell   *lc;
+
+	foreach(lc, granted->filters)
+		if (!bloom_lacks_element(lfirst(lc), (unsigned char *) order_key, strlen(order_key)))
+			return true;
+	return false;
+}
 
 /* Dry runs and simulations write nothing to confirm a hash against. */
 typedef struct OrderEntry
@@ -83,17 +123,11 @@ typedef struct OrderEntry
 
 /* ---- the modes ---------------------------------------------------------- */
 
-static uint64
-order_key_hash(const char *order_key)
-{
-	return hash_bytes_extended((const unsigned char *) order_key, (int) strlen(order_key), 0);
-}
-
-/* apply: no hash, no grant; a hash that is there is confirmed */
+/* apply: not in the filters, not granted by this run; a "maybe" is confirmed */
 static bool
 apply_granted_by_run(RunState *run, const char *order_key)
 {
-	if (granted_hashes_lookup((granted_hashes_hash *) run->granted, order_key_hash(order_key)) == NULL)
+	if (!granted_filters_may_have(run->granted, order_key))
 		return false;
 	return ledger_has_order(run, order_key);
 }
@@ -101,11 +135,8 @@ apply_granted_by_run(RunState *run, const char *order_key)
 static void
 apply_decided(RunState *run, Candidate *candidate, Outcome outcome, BudgetState *budget)
 {
-	bool		found;
-
 	if (outcome == OUTCOME_GRANTED || outcome == OUTCOME_HOLDOUT)
-		(void) granted_hashes_insert((granted_hashes_hash *) run->granted,
-									 order_key_hash(candidate->order_key), &found);
+		granted_filters_add(run->granted, candidate->order_key);
 	if (outcome == OUTCOME_GRANTED)
 		buffer_grant(run, candidate, budget);
 	/* a later line of an order this run took says nothing new */
@@ -200,7 +231,7 @@ execute_run(const char *name, int32 version, TimestampTz as_of, bool dry_run)
 		Datum		run_args[4];
 		bool		isnull;
 
-		run->granted = granted_hashes_create(run->run_context, 1024, NULL);
+		run->granted = granted_filters_create(run->run_context);
 
 		/*
 		 * One run at a time per exclusive group, then per program (caps with

@@ -12,18 +12,20 @@
  * dropped by the executor and every row that comes back carries its
  * decision already made: order key, buyer, time, market and currency as
  * text the way the ledger stores them, and the amount.  Nothing is
- * evaluated again here.  Against a ledger, the eligible rows are
- * materialised once and joined to the orders already granted in the
- * exclusive group: those are counted (they can only be duplicates) and
- * never sorted or returned; the others come back in (at, order key) order.
+ * evaluated again here.  Against a ledger, the eligible rows are joined
+ * to the orders already granted in the exclusive group: those are counted
+ * (they can only be duplicates), never decided; the others come back in
+ * (at, order key) order.
  *
  * Apply and dry runs read the source as the version's author: the cursor
  * is planned, opened and fetched inside become_author() (src/security.c),
  * and everything else runs as the extension's owner.
  *
- * Memory: the cursor is read in batches; per-candidate work happens in a
- * context reset at every candidate.  What grows with the run is the mode's
- * memory of the orders it granted and the caps history.
+ * Memory: the query's sort and hash joins run under
+ * compensation.run_work_mem; the cursor is read in batches; per-candidate
+ * work happens in a context reset at every candidate.  What grows with the
+ * run is the mode's memory of the orders it granted (src/apply.c: about two
+ * bytes a grant) and the caps history.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +39,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -68,7 +71,7 @@ enum
 	CANDIDATE_MARKET,
 	CANDIDATE_CURRENCY,
 	CANDIDATE_AMOUNT,
-	CANDIDATE_GRANTED_BEFORE,	/* not NULL only on the count row */
+	CANDIDATE_GRANTED_BEFORE,	/* 1 on a settled row, else NULL */
 	CANDIDATE_CLAIMED,
 	CANDIDATE_PREVIOUS_OUTCOME,
 	CANDIDATE_PREVIOUS_VERSION,
@@ -322,43 +325,46 @@ amount_call_anywhere(RunState *run)
 }
 
 /*
- * The candidate query: see the file header.  The first row it returns
- * counts the eligible rows already taken in the group and decided for this
- * strategy (0 without a ledger); the others are the candidates, in rank
- * order (when the spec has one), then at and order key, each with whether
- * its order is taken in the group and the strategy's recorded decision of
- * it (to record what changed only).  Strategy and version are literals, not
- * parameters: constants let the planner pass amount() only the columns it
- * reads, whatever plan_cache_mode says.  The window is plain range
- * conditions on the source's at, so that an index on it restricts the scan.
- * An incremental run (watermark.c) adds its condition to the source's scan
- * itself, so that the count of rows already taken and the candidates both
- * come from the rows it read.
+ * The candidate query: see the file header.  One row per eligible row of
+ * the window.  Those whose order is already taken in the group and
+ * recorded for this strategy ("settled") come first, with nothing but a 1
+ * in their granted_before column: they are counted, never decided, and
+ * their columns are not carried through the sort.  The others follow in
+ * rank order (when the spec has one), then at and order key, each with
+ * whether its order is taken in the group and the strategy's recorded
+ * decision of it (to record what changed only).  Strategy and version are
+ * literals, not parameters: constants let the planner pass amount() only
+ * the columns it reads, whatever plan_cache_mode says.  The window is plain
+ * range conditions on the source's at, so that an index on it restricts
+ * the scan.  An incremental run (watermark.c) adds its condition to the
+ * source's scan itself.
  *
- * The eligible rows are computed first, then joined to the ledger.  On one
- * node they are an OFFSET 0 subquery, which keeps the planner from pulling
- * it up and evaluating amount() twice (in the filter and in the output).
- * Where Citus is installed the source may be distributed, and Citus would
- * run an OFFSET 0 subquery on the coordinator over every row of the window
- * shipped to it; there the eligible rows are a CTE of their own, which
- * Citus pushes down whole: each worker applies the rule to its shards
- * (amount() written as its *_spec twin, which needs no catalog) and ships
- * only the candidates, at the cost of a second amount() call for an
- * eligible row.  The ledger stays on the coordinator: the group's claimed
- * orders and the strategy's decisions are CTEs of their own too, which
- * Citus plans locally from the query as written, so the views are read
- * with their owner's rights as on one node (a query Citus writes out again
- * as text would name the ledger tables, which the author may not read);
- * the joins then run on the coordinator over the candidates.
+ * Nothing is materialised but what the sort holds: the rows stream from
+ * the scan through the joins into the one sort, whose memory the run
+ * bounds (compensation.run_work_mem).  The count of rows already taken and
+ * the candidates come from the same rows, read once.
+ *
+ * On one node the eligible rows are an OFFSET 0 subquery, which keeps the
+ * planner from pulling it up and evaluating amount() twice (in the filter
+ * and in the output).  Where Citus is installed the source may be
+ * distributed, and Citus would run an OFFSET 0 subquery on the coordinator
+ * over every row of the window shipped to it; there the eligible rows are
+ * a CTE of their own, which Citus pushes down whole: each worker applies
+ * the rule to its shards (amount() written as its *_spec twin, which needs
+ * no catalog) and ships only the candidates, at the cost of a second
+ * amount() call for an eligible row.  The ledger stays on the coordinator:
+ * the group's claimed orders and the strategy's decisions are CTEs of
+ * their own too, which Citus plans locally from the query as written, so
+ * the views are read with their owner's rights as on one node (a query
+ * Citus writes out again as text would name the ledger tables, which the
+ * author may not read); the joins then run on the coordinator over the
+ * candidates.
  *
  * Why the parts agree, whatever snapshot each worker takes: the source is
  * read once, by the one scan of each shard under the statement; the ledger
- * views are read once, on the coordinator, under the statement's snapshot;
- * and the count of rows already taken and the rows returned are both read
- * from the one materialised CTE c.  No row is counted from one reading and
- * returned from another.  A source row a worker's snapshot does not see yet
- * is a candidate of the next run, as a row committed after the snapshot is
- * on one node.
+ * views are read once, on the coordinator, under the statement's snapshot.
+ * A source row a worker's snapshot does not see yet is a candidate of the
+ * next run, as a row committed after the snapshot is on one node.
  */
 char *
 candidate_query(RunState *run)
@@ -366,24 +372,17 @@ candidate_query(RunState *run)
 	StrategySpec *spec = run->spec;
 	const char *at = quote_identifier(spec->key_at.name);
 	const char *order = quote_identifier(spec->key_order.name);
-	StringInfoData extra;		/* the columns candidates carry as text */
+	StringInfoData outputs;		/* the candidate columns, NULL when settled */
 	StringInfoData extra_inner;
-	StringInfoData extra_nulls;
 	char	   *rows;			/* the source's rows in the window, with amount() */
 	bool		pushed_down = OidIsValid(get_extension_oid("citus", true));
+	int			ncolumns = list_length(spec->candidate_columns);
 	ListCell   *lc;
 
-	initStringInfo(&extra);
 	initStringInfo(&extra_inner);
-	initStringInfo(&extra_nulls);
 	foreach(lc, spec->candidate_columns)
-	{
-		int			i = foreach_current_index(lc);
-
-		appendStringInfo(&extra, ", c.x%d", i);
-		appendStringInfo(&extra_inner, ", %s AS x%d", column_as_text(run, (char *) lfirst(lc)), i);
-		appendStringInfoString(&extra_nulls, ", NULL::pg_catalog.text");
-	}
+		appendStringInfo(&extra_inner, ", %s AS x%d",
+						 column_as_text(run, (char *) lfirst(lc)), foreach_current_index(lc));
 	if (spec->has_rank)
 		appendStringInfo(&extra_inner, ", s.%s AS rank_raw", quote_identifier(spec->key_rank.name));
 
@@ -406,30 +405,43 @@ candidate_query(RunState *run)
 					at, at, at,
 					run->incremental ? psprintf(" AND %s", watermark_condition(run)) : "");
 
-	return psprintf("WITH %s c AS MATERIALIZED ("
-					" SELECT e.*, %s AS claimed, %s AS previous_outcome,"
-					"        %s AS previous_version, %s AS previous_amount, %s AS settled"
-					"   FROM %s"
-					"   %s"
-					"  WHERE e.amount IS NOT NULL)"
-					" SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz,"
-					"        NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.numeric,"
-					"        pg_catalog.count(*), NULL::pg_catalog.bool, NULL::pg_catalog.text,"
-					"        NULL::pg_catalog.int4, NULL::pg_catalog.int8%s"
-					"   FROM c WHERE c.settled"
-					" UNION ALL"
-					" (SELECT c.o, c.b, c.a, c.m, c.cur, c.amount, NULL::pg_catalog.int8, c.claimed,"
-					"         c.previous_outcome, c.previous_version, c.previous_amount%s"
-					"    FROM c WHERE NOT c.settled"
-					"   ORDER BY %sc.at_raw, c.order_raw)",
+	/* what a candidate carries, NULL on a settled row */
+	initStringInfo(&outputs);
+	for (int i = 0; i < CANDIDATE_FIRST_COLUMN - 1 + ncolumns; i++)
+	{
+		static const char *const fixed[CANDIDATE_FIRST_COLUMN - 1] = {
+			"c.o", "c.b", "c.a", "c.m", "c.cur", "c.amount", NULL,
+			"c.claimed", "c.previous_outcome", "c.previous_version", "c.previous_amount"
+		};
+
+		if (i + 1 == CANDIDATE_GRANTED_BEFORE)
+			appendStringInfoString(&outputs, ", CASE WHEN c.settled THEN 1::pg_catalog.int8 END");
+		else if (i + 1 < CANDIDATE_FIRST_COLUMN)
+			appendStringInfo(&outputs, ", CASE WHEN NOT c.settled THEN %s END", fixed[i]);
+		else
+			appendStringInfo(&outputs, ", CASE WHEN NOT c.settled THEN c.x%d END",
+							 i + 1 - CANDIDATE_FIRST_COLUMN);
+	}
+
+	return psprintf("%s"
+					" SELECT %s"
+					"   FROM (SELECT e.*, %s AS claimed, %s AS previous_outcome,"
+					"                %s AS previous_version, %s AS previous_amount, %s AS settled"
+					"           FROM %s"
+					"           %s"
+					"          WHERE e.amount IS NOT NULL) AS c"
+					"  ORDER BY c.settled DESC%s,"
+					"        CASE WHEN NOT c.settled THEN c.at_raw END,"
+					"        CASE WHEN NOT c.settled THEN c.order_raw END",
 					!pushed_down ? ""
-					: psprintf("eligible AS MATERIALIZED (SELECT * FROM (%s) AS r"
-							   " WHERE r.amount IS NOT NULL),%s", rows,
+					: psprintf("WITH eligible AS MATERIALIZED (SELECT * FROM (%s) AS r"
+							   " WHERE r.amount IS NOT NULL)%s", rows,
 							   !run->against_ledger ? ""
-							   : " claimed AS MATERIALIZED (SELECT order_key, strategy_id FROM compensation.claimed_orders"
+							   : ", claimed AS MATERIALIZED (SELECT order_key, strategy_id FROM compensation.claimed_orders"
 							   "   WHERE exclusive_group OPERATOR(pg_catalog.=) $1),"
 							   " decided AS MATERIALIZED (SELECT order_key, outcome, version, amount_minor"
-							   "   FROM compensation.decided_orders WHERE strategy_id OPERATOR(pg_catalog.=) $5),"),
+							   "   FROM compensation.decided_orders WHERE strategy_id OPERATOR(pg_catalog.=) $5)"),
+					outputs.data + 2,
 					run->against_ledger ? "g.order_key IS NOT NULL" : "false",
 					run->against_ledger ? "d.outcome" : "NULL::pg_catalog.text",
 					run->against_ledger ? "d.version" : "NULL::pg_catalog.int4",
@@ -457,8 +469,8 @@ candidate_query(RunState *run)
 					"   ON d.strategy_id OPERATOR(pg_catalog.=) $5"
 					"  AND d.order_key OPERATOR(pg_catalog.=) e.o"
 					: "",
-					extra_nulls.data, extra.data,
-					spec->has_rank ? "c.rank_raw DESC NULLS LAST, " : "");
+					!spec->has_rank ? ""
+					: ", CASE WHEN NOT c.settled THEN c.rank_raw END DESC NULLS LAST");
 }
 
 /* ---- deciding ----------------------------------------------------------- */
@@ -634,6 +646,7 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 	ErrorContextCallback errcallback;
 	AuthorSwitch author;
 	Portal		portal;
+	int			guc_nestlevel;
 	char	   *query = candidate_query(run);
 
 	args[0] = CStringGetTextDatum(run->spec->exclusive_group);
@@ -652,6 +665,21 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 	CommandCounterIncrement();
 	run->watermark = watermark_before_snapshot();
 	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/*
+	 * The query's sort and hash joins take their memory from work_mem as
+	 * they start, on the first fetch: compensation.run_work_mem holds until
+	 * the cursor is closed (an error unwinds it with the transaction).
+	 */
+	guc_nestlevel = NewGUCNestLevel();
+	if (compensation_run_work_mem >= 0)
+	{
+		char		kb[32];
+
+		snprintf(kb, sizeof(kb), "%dkB", Max(compensation_run_work_mem, 64));
+		(void) set_config_option("work_mem", kb, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 
 	/* the author's code runs as the cursor is planned, opened and read */
 	if (OidIsValid(run->author))
@@ -687,7 +715,7 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 			CHECK_FOR_INTERRUPTS();
 			if (!isnull)
 			{
-				/* what the cursor does not return was granted before this run */
+				/* settled: taken in the group and recorded before this run */
 				run->candidates += DatumGetInt64(granted_before);
 				run->skipped[OUTCOME_DUPLICATE] += DatumGetInt64(granted_before);
 				continue;
@@ -706,6 +734,7 @@ run_candidates(RunState *run, TimestampTz from, TimestampTz to)
 		SPI_freetuptable(batch);
 	}
 	SPI_cursor_close(portal);
+	AtEOXact_GUC(true, guc_nestlevel);
 	PopActiveSnapshot();
 	error_context_stack = errcallback.previous;
 	if (run->rows_read > 0)

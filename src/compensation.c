@@ -30,6 +30,13 @@ int			compensation_progress_interval = 5000;
  */
 int			compensation_watermark_margin = 300;
 
+/*
+ * work_mem of a run's candidate query, in kB; -1: the session's work_mem.
+ * A scheduled run should not take a multiple of the session's work_mem
+ * (its sort and its hash joins each may use it) for the whole window.
+ */
+int			compensation_run_work_mem = 16384;
+
 void		_PG_init(void);
 
 /*
@@ -60,6 +67,13 @@ _PG_init(void)
 							&compensation_watermark_margin,
 							300, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("compensation.run_work_mem",
+							"Memory for each sort and hash of a run's candidate query (work_mem while it runs).",
+							"-1 uses work_mem. Past it the query spills to temporary files, as any query does past work_mem.",
+							&compensation_run_work_mem,
+							16384, -1, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	notify_define_settings();
 	MarkGUCPrefixReserved("compensation");

@@ -41,6 +41,9 @@ extern int	compensation_progress_interval;
 /* compensation.c: the compensation.watermark_margin setting, in seconds */
 extern int	compensation_watermark_margin;
 
+/* compensation.c: the compensation.run_work_mem setting, in kB; -1: work_mem */
+extern int	compensation_run_work_mem;
+
 /* strategy_cache.c */
 extern void strategy_cache_init(void);
 

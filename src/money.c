@@ -267,6 +267,24 @@ currency_exponent_of(const char *code, size_t len)
 	return find_currency_exponent(currency_table, currency_table_count, code, len);
 }
 
+/*
+ * currency_table_copy
+ *		This backend's copy of compensation.currency, sorted by code, copied
+ *		into the current memory context; *count entries.
+ */
+CurrencyEntry *
+currency_table_copy(int *count)
+{
+	CurrencyEntry *copy;
+
+	if (!currency_table_valid)
+		load_currency_table();
+	copy = palloc(sizeof(CurrencyEntry) * Max(currency_table_count, 1));
+	memcpy(copy, currency_table, sizeof(CurrencyEntry) * currency_table_count);
+	*count = currency_table_count;
+	return copy;
+}
+
 /* The unknown-currency error; currency NULL is printed as RAISE did. */
 static void
 unknown_currency_error(const char *currency)

@@ -27,7 +27,6 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
-#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
@@ -491,39 +490,15 @@ bind_amount(AmountRule *rule, Binding *binding)
 
 /*
  * load_currencies
- *		Copy compensation.currency into the spec (sorted by code), and check
- *		the spec's constant currency against it.
+ *		Copy compensation.currency into the spec (sorted by code), from the
+ *		backend's copy that the money functions read (money.c), and check
+ *		the spec's constant currency against it.  A change to the table
+ *		invalidates both that copy and the compiled strategies.
  */
 void
 load_currencies(StrategySpec *spec)
 {
-	MemoryContext spec_context = CurrentMemoryContext;
-	int			ret;
-	int			search_path_level;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "unexpected SPI_connect failure");
-	search_path_level = pin_search_path();
-	ret = SPI_execute("SELECT code::pg_catalog.text, minor_unit FROM compensation.currency ORDER BY code",
-					  true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "unexpected SPI result %d reading compensation.currency", ret);
-
-	spec->ncurrencies = (int) SPI_processed;
-	spec->currencies = MemoryContextAllocZero(spec_context,
-											  sizeof(CurrencyEntry) * Max(spec->ncurrencies, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *code = TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull));
-
-		strlcpy(spec->currencies[i].code, code, sizeof(spec->currencies[i].code));
-		spec->currencies[i].exponent = DatumGetInt16(SPI_getbinval(tuple, desc, 2, &isnull));
-	}
-	unpin_search_path(search_path_level);
-	SPI_finish();
+	spec->currencies = currency_table_copy(&spec->ncurrencies);
 
 	if (spec->currency)
 	{

@@ -405,6 +405,7 @@ extern int64 datum_as_int64(Oid typid, Datum value);
 /* money.c */
 extern int	lookup_currency_exponent(StrategySpec *spec, const char *code);
 extern int	currency_exponent_of(const char *code, size_t len);
+extern CurrencyEntry *currency_table_copy(int *count);
 extern int64 amount_to_minor_units_exact(Numeric amount, const char *currency, int exponent,
 										 const char *param_name);
 extern Numeric numeric_times_power_of_ten(Numeric value, int exponent);

@@ -146,10 +146,14 @@ SELECT * FROM regress.error_of($$SELECT compensation.format_money(5, 'ZZZ', 'en_
 SELECT * FROM regress.error_of($$SELECT compensation.format_money(-5, 'EUR', 'en_US')$$);
 \x off
 
--- codes: 100,000 unique, of the alphabet and length documented
+-- codes: 100,000 unique, of the alphabet and length documented; the first
+-- group is shared by a block of 10,000 codes in a row (10 or 11 blocks
+-- here), the other 12 symbols are each code's own
 SELECT count(*) AS codes, count(DISTINCT c) AS distinct_codes,
 	   bool_and(c ~ '^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$') AS all_well_formed,
-	   bool_and(length(c) = 19) AS length_19
+	   bool_and(length(c) = 19) AS length_19,
+	   count(DISTINCT left(c, 4)) BETWEEN 9 AND 11 AS first_groups_by_block,
+	   count(DISTINCT substr(c, 6)) AS distinct_own_symbols
   FROM (SELECT compensation.new_voucher_code() AS c FROM generate_series(1, 100000)) AS g;
 SELECT count(DISTINCT ch) AS symbols_seen
   FROM (SELECT regexp_split_to_table(replace(compensation.new_voucher_code(), '-', ''), '') AS ch

@@ -342,7 +342,9 @@ amount_call_anywhere(RunState *run)
  * Nothing is materialised but what the sort holds: the rows stream from
  * the scan through the joins into the one sort, whose memory the run
  * bounds (compensation.run_work_mem).  The count of rows already taken and
- * the candidates come from the same rows, read once.
+ * the candidates come from the same rows, read once.  The joined rows are
+ * an OFFSET 0 subquery too, so that "settled" is computed once a row, not
+ * again in each output column and sort key that tests it.
  *
  * On one node the eligible rows are an OFFSET 0 subquery, which keeps the
  * planner from pulling it up and evaluating amount() twice (in the filter
@@ -429,7 +431,7 @@ candidate_query(RunState *run)
 					"                %s AS previous_version, %s AS previous_amount, %s AS settled"
 					"           FROM %s"
 					"           %s"
-					"          WHERE e.amount IS NOT NULL) AS c"
+					"          WHERE e.amount IS NOT NULL OFFSET 0) AS c"
 					"  ORDER BY c.settled DESC%s,"
 					"        CASE WHEN NOT c.settled THEN c.at_raw END,"
 					"        CASE WHEN NOT c.settled THEN c.order_raw END",

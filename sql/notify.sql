@@ -34,12 +34,13 @@ SELECT granted FROM compensation.apply('nt', '2026-11-20 12:00');
 -- one delivery message per grant, on the chosen channel: the preferred one
 -- when listed and reachable, else the first reachable; none reachable: dead
 SELECT l.order_key, o.kind, o.channel, o.status, o.last_error,
-	   regexp_replace(o.message, '[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}', '<code>') AS message
+	   regexp_replace(o.message, '[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){4}', '<code>') AS message
   FROM compensation.outbox_message AS o JOIN compensation.ledger AS l USING (grant_id)
  ORDER BY l.order_key;
--- the code in the message is the grant's; expires_at = as_of + 30 days
-SELECT l.order_key, l.voucher_code ~ '^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$' AS code_ok,
+-- the code in the message is the grant's, and names it; expires_at = as_of + 30 days
+SELECT l.order_key, l.voucher_code ~ '^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){4}$' AS code_ok,
 	   position(l.voucher_code IN o.message) > 0 AS code_in_message,
+	   compensation.voucher_code_grant_id(l.voucher_code) = l.grant_id AS names_grant,
 	   l.expires_at, v.code = l.voucher_code AS in_vouchers
   FROM compensation.ledger AS l JOIN compensation.outbox_message AS o USING (grant_id)
   JOIN compensation.vouchers AS v USING (grant_id)
@@ -102,7 +103,7 @@ SELECT compensation.outbox_mark_sent(o.message_id) AS marked_cancelled
 -- void after sending: a correction from void_template, on the same channel
 SELECT compensation.void_grant(grant_id, 'order refunded') FROM compensation.ledger WHERE order_key = 'n01';
 SELECT o.kind, o.channel, o.status,
-	   regexp_replace(o.message, '[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}', '<code>') AS message
+	   regexp_replace(o.message, '[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){4}', '<code>') AS message
   FROM compensation.outbox_message AS o JOIN compensation.ledger AS l USING (grant_id)
  WHERE l.order_key = 'n01' ORDER BY o.message_id;
 SELECT kind, message LIKE 'O cupom %' AS correction FROM compensation.outbox_claim('email', 10);
@@ -146,18 +147,53 @@ SELECT * FROM regress.error_of($$SELECT compensation.format_money(5, 'ZZZ', 'en_
 SELECT * FROM regress.error_of($$SELECT compensation.format_money(-5, 'EUR', 'en_US')$$);
 \x off
 
--- codes: 100,000 unique, of the alphabet and length documented; the first
--- group is shared by a block of 10,000 codes in a row (10 or 11 blocks
--- here), the other 12 symbols are each code's own
+-- codes: 100,000 unique, of the alphabet and length documented; each
+-- names its grant, which the ledger's CHECK holds to (and with it the
+-- primary key makes codes unique); the random part is each code's own
 SELECT count(*) AS codes, count(DISTINCT c) AS distinct_codes,
-	   bool_and(c ~ '^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$') AS all_well_formed,
-	   bool_and(length(c) = 19) AS length_19,
-	   count(DISTINCT left(c, 4)) BETWEEN 9 AND 11 AS first_groups_by_block,
-	   count(DISTINCT substr(c, 6)) AS distinct_own_symbols
-  FROM (SELECT compensation.new_voucher_code() AS c FROM generate_series(1, 100000)) AS g;
+	   bool_and(c ~ '^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){4}$') AS all_well_formed,
+	   bool_and(length(c) = 24) AS length_24,
+	   bool_and(compensation.voucher_code_grant_id(c) = g) AS all_name_their_grant,
+	   count(DISTINCT substr(c, 11)) AS distinct_random_parts,
+	   count(DISTINCT left(c, 4)) > 30000 AS ids_disguised
+  FROM (SELECT g, compensation.new_voucher_code(g) AS c FROM generate_series(1, 100000) AS g) AS s;
 SELECT count(DISTINCT ch) AS symbols_seen
-  FROM (SELECT regexp_split_to_table(replace(compensation.new_voucher_code(), '-', ''), '') AS ch
-		  FROM generate_series(1, 2000)) AS s;
+  FROM (SELECT regexp_split_to_table(replace(compensation.new_voucher_code(g), '-', ''), '') AS ch
+		  FROM generate_series(1, 2000) AS g) AS s;
+-- two codes for one grant id share the id part only
+SELECT left(a, 9) = left(b, 9) AS same_id_part, substr(a, 11) <> substr(b, 11) AS own_random_part
+  FROM (SELECT compensation.new_voucher_code(42) AS a, compensation.new_voucher_code(42) AS b) AS s;
+-- ids of 2^40 and more (and negative ones) take the 7-group form; each id
+-- has one form
+SELECT g, length(c) AS length, c ~ '^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){6}$' AS long_form,
+	   compensation.voucher_code_grant_id(c) = g AS names_grant
+  FROM (SELECT g, compensation.new_voucher_code(g) AS c
+		  FROM unnest(ARRAY[0, 1, 1099511627775, 1099511627776, 9223372036854775807,
+							-1, -9223372036854775808]::bigint[]) AS g) AS s;
+-- not a code: NULL (wrong length, lower case, a symbol or a dash out of
+-- place, the 7-group form of grant 1 (worked out apart from the C code),
+-- an id part of more than 64 bits)
+SELECT x, compensation.voucher_code_grant_id(x) AS grant_id
+  FROM unnest(ARRAY['', '8CHJ-B6VB', lower('8CHJ-B6VB-RNVM-6TNR-K7ER'),
+					'8CHJ-B6VB-RNVM-6TNR-K7E0', '8CHJ-B6VB-RNVM-6TNR-K7EI', '8CHJB6VB-RNVM-6TNR-K7ERR',
+					'222C-N9QW-9J8A-CCDJ-2222-2222-2222', '3222-2222-2222-2222-2222-2222-2222']) AS x;
+SELECT compensation.voucher_code_grant_id('8CHJ-B6VB-RNVM-6TNR-K7ER') AS grant_of_a_short_code;
+-- the ledger holds codes to their grants: another grant's code, or a
+-- made-up one, is refused
+\x on
+SELECT code, message FROM regress.error_of($$UPDATE compensation.ledger SET voucher_code = (SELECT voucher_code FROM compensation.ledger WHERE voucher_code IS NOT NULL ORDER BY grant_id DESC LIMIT 1) WHERE grant_id = (SELECT min(grant_id) FROM compensation.ledger WHERE voucher_code IS NOT NULL)$$);
+SELECT code, message FROM regress.error_of($$UPDATE compensation.ledger SET voucher_code = 'NOT-A-CODE' WHERE grant_id = (SELECT min(grant_id) FROM compensation.ledger)$$);
+\x off
+-- finding a grant by its code is a primary-key lookup
+SELECT l.order_key
+  FROM compensation.ledger AS l,
+	   (SELECT voucher_code AS c FROM compensation.ledger WHERE voucher_code IS NOT NULL
+		 ORDER BY grant_id LIMIT 1) AS k
+ WHERE l.grant_id = compensation.voucher_code_grant_id(k.c) AND l.voucher_code = k.c;
+EXPLAIN (COSTS OFF)
+SELECT grant_id FROM compensation.ledger
+ WHERE grant_id = compensation.voucher_code_grant_id('8CHJ-B6VB-RNVM-6TNR-K7ER')
+   AND voucher_code = '8CHJ-B6VB-RNVM-6TNR-K7ER';
 
 -- bad input: a clear error naming the JSON path
 \x on

@@ -14,11 +14,12 @@ SELECT pg_describe_object(classid, objid, objsubid) AS object
 -- every function pins its search_path, but the per-row evaluation
 -- functions (eligible, amount, evaluate, signal_holds) and their *_columns
 -- and *_spec twins, the aggregates with their support functions, the
--- binomial tails of the review reports and to_major_units (a SET clause
--- would save and restore a GUC on every row, and aggregates cannot have
--- one; they resolve nothing through search_path: see
--- src/sql/20_currency.sql, src/sql/40_strategy.sql, src/sql/60_analysis.sql,
--- src/sql/62_budgets.sql, src/sql/70_reviews.sql)
+-- binomial tails of the review reports, to_major_units and
+-- voucher_code_grant_id, which the ledger's CHECK calls on every grant (a
+-- SET clause would save and restore a GUC on every row, and aggregates
+-- cannot have one; they resolve nothing through search_path: see
+-- src/sql/20_currency.sql, src/sql/40_strategy.sql, src/sql/50_ledger.sql,
+-- src/sql/60_analysis.sql, src/sql/62_budgets.sql, src/sql/70_reviews.sql)
 SELECT p.oid::regprocedure::text AS function_without_pinned_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'compensation'::regnamespace

@@ -87,10 +87,11 @@ typedef struct CurrencyTotal
 	int64		amount_minor;
 } CurrencyTotal;
 
-/* Rows waiting to be written (grants, or holdout records). */
+/* Grants waiting to be written. */
 typedef struct WriteBuffer
 {
 	int			count;
+	Datum		grant_ids[WRITE_BATCH];
 	Datum		order_keys[WRITE_BATCH];
 	Datum		buyers[WRITE_BATCH];
 	Datum		markets[WRITE_BATCH];
@@ -99,7 +100,6 @@ typedef struct WriteBuffer
 	Datum		currencies[WRITE_BATCH];
 	Datum		amounts[WRITE_BATCH];
 	Datum		budget_ids[WRITE_BATCH];
-	Datum		messages[WRITE_BATCH];
 	struct GrantNotice *notices[WRITE_BATCH];	/* grants: code, message (notify.c) */
 } WriteBuffer;
 
@@ -158,14 +158,18 @@ struct RunState
 
 	/* the current candidate, for error context */
 	const char *current_order;
+	/* its row, deformed (apply_engine.c, read_candidate) */
+	Datum	   *row_values;
+	bool	   *row_nulls;
 
 	/* apply: the ledger writer's buffers and plans */
 	WriteBuffer *grants;
 	void	   *decisions;		/* decisions.c's buffer */
 	SPIPlanPtr	ledger_order_plan;
-	SPIPlanPtr	grant_id_plan;
 	SPIPlanPtr	grant_plan;
 	SPIPlanPtr	outbox_plan;
+	Oid			grant_id_sequence;	/* grant ids are taken as grants are made */
+	char	   *expiry;			/* {expires_at} of this run's grants */
 
 	/* simulate: the result */
 	Tuplestorestate *tuplestore;

@@ -477,13 +477,22 @@ candidate_query(RunState *run)
 
 /* ---- deciding ----------------------------------------------------------- */
 
-static char *
-text_or_null(HeapTuple tuple, TupleDesc desc, int column)
+/*
+ * A candidate row's columns, deformed once: the columns the templates and
+ * the channel choice read come last in the row, after text columns, and
+ * fetching each alone (SPI_getbinval) walked the row from its start every
+ * time.
+ */
+typedef struct CandidateRow
 {
-	bool		isnull;
-	Datum		value = SPI_getbinval(tuple, desc, column, &isnull);
+	Datum	   *values;
+	bool	   *nulls;
+} CandidateRow;
 
-	return isnull ? NULL : TextDatumGetCString(value);
+static char *
+text_or_null(CandidateRow *row, int column)
+{
+	return row->nulls[column - 1] ? NULL : TextDatumGetCString(row->values[column - 1]);
 }
 
 /* A candidate row of the query, in the current (per-candidate) context. */
@@ -491,42 +500,50 @@ static void
 read_candidate(RunState *run, HeapTuple tuple, TupleDesc desc, Candidate *candidate)
 {
 	StrategySpec *spec = run->spec;
-	bool		isnull;
+	CandidateRow row;
 	Numeric		amount;
 	char	   *currency;
 
-	candidate->order_key = text_or_null(tuple, desc, CANDIDATE_ORDER);
-	candidate->buyer = text_or_null(tuple, desc, CANDIDATE_BUYER);
-	candidate->market = text_or_null(tuple, desc, CANDIDATE_MARKET);
-	candidate->at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, CANDIDATE_AT, &isnull));
-	if (isnull)
+	if (run->row_values == NULL)
+	{
+		run->row_values = MemoryContextAlloc(run->run_context, sizeof(Datum) * desc->natts);
+		run->row_nulls = MemoryContextAlloc(run->run_context, sizeof(bool) * desc->natts);
+	}
+	row.values = run->row_values;
+	row.nulls = run->row_nulls;
+	heap_deform_tuple(tuple, desc, row.values, row.nulls);
+
+	candidate->order_key = text_or_null(&row, CANDIDATE_ORDER);
+	candidate->buyer = text_or_null(&row, CANDIDATE_BUYER);
+	candidate->market = text_or_null(&row, CANDIDATE_MARKET);
+	if (row.nulls[CANDIDATE_AT - 1])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a candidate of strategy \"%s\" has no time (column \"%s\" is null)",
 						spec->strategy_name, spec->key_at.name),
 				 errhint("Filter such rows out in the source view.")));
-	currency = spec->has_key_currency ? text_or_null(tuple, desc, CANDIDATE_CURRENCY) : spec->currency;
+	candidate->at = DatumGetTimestampTz(row.values[CANDIDATE_AT - 1]);
+	currency = spec->has_key_currency ? text_or_null(&row, CANDIDATE_CURRENCY) : spec->currency;
 	strlcpy(candidate->currency, currency, sizeof(candidate->currency));
 	candidate->exponent = spec->has_key_currency
 		? lookup_currency_exponent(spec, currency) : spec->currency_exponent;
 	if (candidate->exponent < 0)
 		elog(ERROR, "unexpected currency \"%s\" of an eligible row", currency);
 
-	candidate->claimed = DatumGetBool(SPI_getbinval(tuple, desc, CANDIDATE_CLAIMED, &isnull));
-	candidate->previous_outcome = text_or_null(tuple, desc, CANDIDATE_PREVIOUS_OUTCOME);
+	candidate->claimed = !row.nulls[CANDIDATE_CLAIMED - 1] &&
+		DatumGetBool(row.values[CANDIDATE_CLAIMED - 1]);
+	candidate->previous_outcome = text_or_null(&row, CANDIDATE_PREVIOUS_OUTCOME);
 	if (candidate->previous_outcome)
 	{
-		candidate->previous_version =
-			DatumGetInt32(SPI_getbinval(tuple, desc, CANDIDATE_PREVIOUS_VERSION, &isnull));
-		candidate->previous_amount_minor =
-			DatumGetInt64(SPI_getbinval(tuple, desc, CANDIDATE_PREVIOUS_AMOUNT, &isnull));
+		candidate->previous_version = DatumGetInt32(row.values[CANDIDATE_PREVIOUS_VERSION - 1]);
+		candidate->previous_amount_minor = DatumGetInt64(row.values[CANDIDATE_PREVIOUS_AMOUNT - 1]);
 	}
 	candidate->column_values = palloc(sizeof(char *) * Max(list_length(spec->candidate_columns), 1));
 	for (int i = 0; i < list_length(spec->candidate_columns); i++)
-		candidate->column_values[i] = text_or_null(tuple, desc, CANDIDATE_FIRST_COLUMN + i);
+		candidate->column_values[i] = text_or_null(&row, CANDIDATE_FIRST_COLUMN + i);
 
 	/* amount() returned minor units / 10^exponent: exact back */
-	amount = DatumGetNumeric(SPI_getbinval(tuple, desc, CANDIDATE_AMOUNT, &isnull));
+	amount = DatumGetNumeric(row.values[CANDIDATE_AMOUNT - 1]);
 	candidate->amount_minor =
 		DatumGetInt64(DirectFunctionCall1(numeric_int8,
 										  NumericGetDatum(numeric_times_power_of_ten(amount,

@@ -6,8 +6,9 @@
  *
  * Grants are buffered and written WRITE_BATCH at a
  * time, each batch one INSERT ... SELECT FROM unnest() of arrays, with
- * prepared plans; grant ids are taken from the sequence first so that the
- * outbox rows and the NOTIFY payload can name them.  Everything is written
+ * prepared plans.  A grant takes its id from the sequence as it is made:
+ * its voucher code names it (voucher_code.c), and the outbox rows and the
+ * NOTIFY payload name it too.  Everything is written
  * in the run's transaction: a run that fails or is killed leaves nothing.
  * Runs as the extension's owner (apply() is SECURITY DEFINER), never as a
  * strategy's author.
@@ -17,7 +18,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
 #include "common/int.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
@@ -81,13 +84,14 @@ make_datum_array(Datum *elements, bool *nulls, int count, Oid element_type)
 }
 
 static void
-buffer_row(WriteBuffer *buffer, const char *order_key, const char *buyer, const char *market,
-		   TimestampTz at, const char *currency, int64 amount_minor, int64 budget_id,
-		   const char *message, MemoryContext context)
+buffer_row(WriteBuffer *buffer, int64 grant_id, const char *order_key, const char *buyer,
+		   const char *market, TimestampTz at, const char *currency, int64 amount_minor,
+		   int64 budget_id, MemoryContext context)
 {
 	MemoryContext oldcontext = MemoryContextSwitchTo(context);
 	int			i = buffer->count++;
 
+	buffer->grant_ids[i] = Int64GetDatum(grant_id);
 	buffer->order_keys[i] = CStringGetTextDatum(order_key);
 	buffer->buyers[i] = CStringGetTextDatum(buyer);
 	buffer->market_nulls[i] = market == NULL;
@@ -96,7 +100,6 @@ buffer_row(WriteBuffer *buffer, const char *order_key, const char *buyer, const 
 	buffer->currencies[i] = CStringGetTextDatum(currency);
 	buffer->amounts[i] = Int64GetDatum(amount_minor);
 	buffer->budget_ids[i] = Int64GetDatum(budget_id);
-	buffer->messages[i] = message ? CStringGetTextDatum(message) : (Datum) 0;
 	MemoryContextSwitchTo(oldcontext);
 }
 
@@ -110,8 +113,6 @@ free_buffer_values(WriteBuffer *buffer)
 		if (!buffer->market_nulls[i])
 			pfree(DatumGetPointer(buffer->markets[i]));
 		pfree(DatumGetPointer(buffer->currencies[i]));
-		if (buffer->messages[i])
-			pfree(DatumGetPointer(buffer->messages[i]));
 		if (buffer->notices[i])
 		{
 			GrantNotice *notice = buffer->notices[i];
@@ -182,33 +183,31 @@ notify_grants(Datum *grant_ids, int n)
 	pfree(payload.data);
 }
 
+/* The end of validity of this run's grants: as_of + "expires", or none. */
+static TimestampTz
+run_expires_at(RunState *run)
+{
+	if (!run->spec->has_expires)
+		return DT_NOEND;
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(run->as_of),
+												   PointerGetDatum(&run->spec->expires)));
+}
+
 static void
 flush_grants(RunState *run)
 {
 	WriteBuffer *buffer = run->grants;
 	StrategySpec *spec = run->spec;
 	int			n = buffer->count;
-	Datum	   *grant_ids;
+	Datum	   *grant_ids = buffer->grant_ids;
 	Datum		args[17];
 	char		nulls[17];
 	Datum	   *codes = NULL;
 	bool	   *code_nulls = NULL;
-	Datum		count_arg[1];
 
 	if (n == 0)
 		return;
-
-	/* grant ids first, so that the outbox rows can name them */
-	count_arg[0] = Int32GetDatum(n);
-	execute_plan(run->grant_id_plan, count_arg, NULL, SPI_OK_SELECT);
-	grant_ids = palloc(sizeof(Datum) * n);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		grant_ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-	}
-	SPI_freetuptable(SPI_tuptable);
 
 	args[0] = PointerGetDatum(make_datum_array(grant_ids, NULL, n, INT8OID));
 	args[1] = Int64GetDatum(run->run_id);
@@ -241,8 +240,7 @@ flush_grants(RunState *run)
 	else
 		nulls[15] = 'n';
 	if (spec->has_expires)
-		args[16] = DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(run->as_of),
-									   PointerGetDatum(&spec->expires));
+		args[16] = TimestampTzGetDatum(run_expires_at(run));
 	else
 		nulls[16] = 'n';
 	execute_plan(run->grant_plan, args, nulls, SPI_OK_INSERT);
@@ -275,7 +273,6 @@ flush_grants(RunState *run)
 	}
 
 	notify_grants(grant_ids, n);
-	pfree(grant_ids);
 	free_buffer_values(buffer);
 }
 
@@ -286,7 +283,6 @@ flush_grants(RunState *run)
 void
 prepare_writes(RunState *run)
 {
-	Oid			id_types[1] = {INT4OID};
 	Oid			text_types[2] = {TEXTOID, TEXTOID};
 	Oid			grant_types[17] = {INT8ARRAYOID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
@@ -295,13 +291,17 @@ prepare_writes(RunState *run)
 	MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
 
 	run->grants = palloc0(sizeof(WriteBuffer));
+	/* every grant of a run expires at its as_of + "expires" */
+	run->expiry = format_expiry(run->spec, run_expires_at(run));
 	MemoryContextSwitchTo(oldcontext);
+	run->grant_id_sequence = get_relname_relid("ledger_grant_id_seq",
+											   get_namespace_oid("compensation", false));
+	if (!OidIsValid(run->grant_id_sequence))
+		elog(ERROR, "sequence compensation.ledger_grant_id_seq does not exist");
 
 	run->ledger_order_plan = prepare("SELECT FROM compensation.claimed_orders"
 									 " WHERE exclusive_group OPERATOR(pg_catalog.=) $1"
 									 "   AND order_key OPERATOR(pg_catalog.=) $2", 2, text_types);
-	run->grant_id_plan = prepare("SELECT pg_catalog.nextval('compensation.ledger_grant_id_seq'::pg_catalog.regclass)"
-								 "  FROM pg_catalog.generate_series(1, $1)", 1, id_types);
 	run->grant_plan = prepare("INSERT INTO compensation.ledger"
 							  " (grant_id, run_id, strategy_id, version, program, exclusive_group,"
 							  "  order_key, buyer, market, at, currency, amount_minor, instrument, budget_id, as_of,"
@@ -324,27 +324,24 @@ prepare_writes(RunState *run)
 
 
 /*
- * A granted candidate, with its voucher code and message (notify.c);
+ * A granted candidate, with its id, voucher code and message (notify.c);
  * written WRITE_BATCH at a time.
  */
 void
 buffer_grant(RunState *run, Candidate *candidate, BudgetState *budget)
 {
 	StrategySpec *spec = run->spec;
+	int64		grant_id = nextval_internal(run->grant_id_sequence, true);
 
-	buffer_row(run->grants, candidate->order_key, candidate->buyer, candidate->market,
+	buffer_row(run->grants, grant_id, candidate->order_key, candidate->buyer, candidate->market,
 			   candidate->at, candidate->currency, candidate->amount_minor, budget->budget_id,
-			   NULL, run->run_context);
+			   run->run_context);
 	if (spec->notify)
 	{
 		MemoryContext oldcontext = MemoryContextSwitchTo(run->run_context);
-		TimestampTz expires_at = spec->has_expires
-			? DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													  TimestampTzGetDatum(run->as_of),
-													  PointerGetDatum(&spec->expires)))
-			: DT_NOEND;
 
-		run->grants->notices[run->grants->count - 1] = make_grant_notice(spec, candidate, expires_at);
+		run->grants->notices[run->grants->count - 1] =
+			make_grant_notice(spec, candidate, grant_id, run->expiry);
 		MemoryContextSwitchTo(oldcontext);
 	}
 	if (run->grants->count == WRITE_BATCH)

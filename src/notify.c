@@ -2,8 +2,8 @@
  *
  * notify.c
  *	  What a grant tells its buyer: templates (compiled once, rendered per
- *	  grant), the locales amounts and dates are written in, voucher codes,
- *	  and the choice of a channel.
+ *	  grant), the locales amounts and dates are written in, and the choice
+ *	  of a channel (voucher codes: voucher_code.c).
  *
  * One table per vocabulary drives both the checks and the rendering:
  * placeholders[] (the names a template may use), locale_formats[] (how a
@@ -35,26 +35,6 @@
 #include "utils/timestamp.h"
 
 #include "notify.h"
-
-/*
- * Voucher codes: 16 symbols of a 32-symbol alphabet (80 random bits from
- * pg_strong_random), written in groups of 4: "7KQ2-M9XD-HT4B-RWZ3".  The
- * alphabet leaves out 0, 1, I and O, which buyers confuse.
- *
- * The first group is drawn once for a block of VOUCHER_BLOCK_CODES codes
- * made in a row by one backend; the other 12 symbols (60 bits) are each
- * code's own.  The ledger's unique index on the codes then takes a block's
- * codes in one small region of its own instead of anywhere in the whole
- * index: random inserts into an index of a million codes cost 6 us each,
- * into a block's region 2.5 us (bench/NOTES.md), and voucher codes are one
- * of the largest costs of a grant.  Knowing one code tells the first group
- * of at most 9,999 others, whose own 60 bits still leave a guess one chance
- * in 10^14 of hitting any of them.
- */
-#define VOUCHER_ALPHABET "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-#define VOUCHER_SYMBOLS 16
-#define VOUCHER_GROUP 4
-#define VOUCHER_BLOCK_CODES 10000
 
 #define template_error(path, hint, ...) \
 	ereport(ERROR, \
@@ -346,11 +326,26 @@ append_date(StringInfo buf, const LocaleFormat *locale, TimestampTz at)
 						 tm.tm_mon, locale->date_separator, tm.tm_mday);
 }
 
+/*
+ * format_expiry
+ *		The {expires_at} of a run's grants, written once for the run: every
+ *		grant of a run expires at its as_of plus the spec's "expires".
+ */
+char *
+format_expiry(StrategySpec *spec, TimestampTz expires_at)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_date(&buf, spec->notify ? spec->notify->locale : NULL, expires_at);
+	return buf.data;
+}
+
 /* ---- per grant ----------------------------------------------------------- */
 
 static char *
 render(StrategySpec *spec, Template *template, Candidate *candidate, const char *code,
-	   TimestampTz expires_at)
+	   const char *expiry)
 {
 	const LocaleFormat *locale = spec->notify->locale;
 	StringInfoData buf;
@@ -385,7 +380,7 @@ render(StrategySpec *spec, Template *template, Candidate *candidate, const char 
 				appendStringInfoString(&buf, spec->instrument);
 				break;
 			case PIECE_EXPIRES_AT:
-				append_date(&buf, locale, expires_at);
+				appendStringInfoString(&buf, expiry);
 				break;
 			case PIECE_CODE:
 				appendStringInfoString(&buf, code);
@@ -445,12 +440,12 @@ choose_channel(NotifySpec *notify, Candidate *candidate, GrantNotice *notice)
 
 /*
  * make_grant_notice
- *		What one grant gets: a voucher code when a template shows one, and
- *		its message (and correction message) on the chosen channel.  In
- *		CurrentMemoryContext.
+ *		What grant grant_id gets: a voucher code when a template shows one,
+ *		and its message (and correction message) on the chosen channel;
+ *		expiry is format_expiry()'s for the run.  In CurrentMemoryContext.
  */
 GrantNotice *
-make_grant_notice(StrategySpec *spec, Candidate *candidate, TimestampTz expires_at)
+make_grant_notice(StrategySpec *spec, Candidate *candidate, int64 grant_id, const char *expiry)
 {
 	NotifySpec *notify = spec->notify;
 	GrantNotice *notice = palloc0(sizeof(GrantNotice));
@@ -458,98 +453,13 @@ make_grant_notice(StrategySpec *spec, Candidate *candidate, TimestampTz expires_
 	if (notify == NULL)
 		return notice;
 	if (notify->uses_code)
-		notice->code = new_voucher_code();
+		notice->code = voucher_code_for_grant(grant_id);
 	choose_channel(notify, candidate, notice);
-	notice->message = render(spec, notify->message, candidate, notice->code, expires_at);
+	notice->message = render(spec, notify->message, candidate, notice->code, expiry);
 	if (notify->void_message)
 		notice->void_message = render(spec, notify->void_message, candidate, notice->code,
-									  expires_at);
+									  expiry);
 	return notice;
-}
-
-/*
- * The random bytes of voucher codes, drawn from pg_strong_random() a block
- * at a time: one call (OpenSSL's RAND_bytes, which locks its generator)
- * cost about 3 us, as much as the rest of a grant's message, and apply
- * makes a code per grant.  Each byte still serves one code only, and is
- * wiped once taken.  Backend-local: backends are forked from the
- * postmaster, which never makes a code, so no two processes share a block.
- */
-#define VOUCHER_RANDOM_BLOCK 1000	/* 125 codes of 8 bytes */
-static uint8 voucher_random[VOUCHER_RANDOM_BLOCK];
-static int	voucher_random_used = VOUCHER_RANDOM_BLOCK;
-
-static void
-take_voucher_random(uint8 *out, int n)
-{
-	Assert(n <= VOUCHER_RANDOM_BLOCK);
-	if (voucher_random_used + n > VOUCHER_RANDOM_BLOCK)
-	{
-		if (!pg_strong_random(voucher_random, sizeof(voucher_random)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate a random voucher code"),
-					 errhint("The server's source of cryptographic randomness (OpenSSL or /dev/urandom) failed.")));
-		voucher_random_used = 0;
-	}
-	memcpy(out, voucher_random + voucher_random_used, n);
-	explicit_bzero(voucher_random + voucher_random_used, n);
-	voucher_random_used += n;
-}
-
-/* nsymbols symbols of the alphabet from 5 * nsymbols random bits */
-static void
-encode_voucher_symbols(int nsymbols, char *out)
-{
-	uint8		random_bytes[(VOUCHER_SYMBOLS * 5 + 7) / 8];
-	uint32		bits = 0;
-	int			nbits = 0;
-	int			next = 0;
-
-	Assert(nsymbols <= VOUCHER_SYMBOLS);
-	take_voucher_random(random_bytes, (nsymbols * 5 + 7) / 8);
-	for (int i = 0; i < nsymbols; i++)
-	{
-		if (nbits < 5)
-		{
-			bits = (bits << 8) | random_bytes[next++];
-			nbits += 8;
-		}
-		*out++ = VOUCHER_ALPHABET[(bits >> (nbits - 5)) & 31];
-		nbits -= 5;
-	}
-	explicit_bzero(random_bytes, sizeof(random_bytes));
-}
-
-/* the first group of the codes of the current block, and codes left in it */
-static char voucher_block_group[VOUCHER_GROUP];
-static int	voucher_block_left = 0;
-
-/* A new voucher code (see VOUCHER_ALPHABET), from pg_strong_random(). */
-char *
-new_voucher_code(void)
-{
-	char		symbols[VOUCHER_SYMBOLS];
-	char	   *code = palloc(VOUCHER_SYMBOLS + VOUCHER_SYMBOLS / VOUCHER_GROUP);
-	char	   *out = code;
-
-	StaticAssertStmt(sizeof(VOUCHER_ALPHABET) - 1 == 32, "32 symbols, 5 bits each");
-	if (voucher_block_left == 0)
-	{
-		encode_voucher_symbols(VOUCHER_GROUP, voucher_block_group);
-		voucher_block_left = VOUCHER_BLOCK_CODES;
-	}
-	voucher_block_left--;
-	memcpy(symbols, voucher_block_group, VOUCHER_GROUP);
-	encode_voucher_symbols(VOUCHER_SYMBOLS - VOUCHER_GROUP, symbols + VOUCHER_GROUP);
-	for (int i = 0; i < VOUCHER_SYMBOLS; i++)
-	{
-		if (i > 0 && i % VOUCHER_GROUP == 0)
-			*out++ = '-';
-		*out++ = symbols[i];
-	}
-	*out = '\0';
-	return code;
 }
 
 /* ---- SQL ----------------------------------------------------------------- */
@@ -593,14 +503,6 @@ compensation_format_money(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	append_money(&buf, locale, amount_minor, exponent, currency);
 	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
-}
-
-/* new_voucher_code(): a code as apply() gives a grant (for checking them) */
-PG_FUNCTION_INFO_V1(compensation_new_voucher_code);
-Datum
-compensation_new_voucher_code(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TEXT_P(cstring_to_text(new_voucher_code()));
 }
 
 /* "Use one of en_US, ...": the hint of an unknown locale. */

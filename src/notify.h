@@ -8,7 +8,8 @@
  * spec_parse.c checks the JSON shape and calls compile_template() and
  * find_locale(); spec_bind.c resolves the source columns templates and the
  * channel choice read (StrategySpec.candidate_column_refs); the ledger
- * writer calls make_grant_notice() for each grant.
+ * writer calls format_expiry() once a run and make_grant_notice() for each
+ * grant, which takes its code from voucher_code.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -97,9 +98,13 @@ extern Template *compile_template(StrategySpec *spec, const char *template_text,
 extern const char *notify_locale_hint(void);
 
 /* apply (called by ledger_writer.c) */
+extern char *format_expiry(StrategySpec *spec, TimestampTz expires_at);
 extern GrantNotice *make_grant_notice(StrategySpec *spec, Candidate *candidate,
-									  TimestampTz expires_at);
-extern char *new_voucher_code(void);
+									  int64 grant_id, const char *expiry);
+
+/* voucher codes (voucher_code.c) */
+extern char *voucher_code_for_grant(int64 grant_id);
+extern bool voucher_code_grant_id(const char *code, int len, int64 *grant_id);
 
 /* settings (for _PG_init) */
 extern void notify_define_settings(void);

@@ -42,6 +42,24 @@ CREATE TABLE compensation.run (
 COMMENT ON TABLE compensation.run IS
 	'every committed apply(): who, when, which version, as of when, and what it decided';
 
+/*
+ * voucher_code_grant_id(code) -> bigint
+ *		The grant a voucher code names (its first groups are the grant id,
+ *		src/voucher_code.c), NULL when the text is not a code.  A grant by its
+ *		code is a primary-key lookup:
+ *		  WHERE grant_id = compensation.voucher_code_grant_id($1) AND voucher_code = $1
+ *		Like the other per-row functions it has no SET clause (which would
+ *		save and restore a GUC on every call): the ledger's CHECK calls it
+ *		for every grant, and it runs no SQL and resolves nothing.
+ */
+CREATE FUNCTION compensation.voucher_code_grant_id(code text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'compensation_voucher_code_grant_id'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION compensation.voucher_code_grant_id(text) IS
+	'the grant id a voucher code names, NULL if the text is not a code: find a grant by code with grant_id = voucher_code_grant_id(code) AND voucher_code = code';
+
 -- The ledger: one row per grant, never deleted; voiding keeps the row.
 -- At most one grant per order per exclusive group, ever, voided or not:
 -- the unique constraint is the last line of defence against double grants.
@@ -70,7 +88,9 @@ CREATE TABLE compensation.ledger (
 	-- over past dates reads as it happened
 	as_of		timestamptz NOT NULL,
 	-- the voucher's code (when a template shows {code}) and end of validity
-	-- (the run's as_of + the spec's "expires"): src/notify.c, 52_outbox.sql
+	-- (the run's as_of + the spec's "expires"): src/notify.c, 52_outbox.sql.
+	-- A code names its grant, so the primary key makes codes unique (no
+	-- index on them: src/voucher_code.c)
 	voucher_code text COLLATE "C",
 	expires_at	timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT now(),
@@ -78,7 +98,10 @@ CREATE TABLE compensation.ledger (
 	voided_by	name,
 	void_reason	text,
 	CONSTRAINT ledger_one_grant_per_order_and_group UNIQUE (exclusive_group, order_key),
-	CONSTRAINT ledger_void_has_reason CHECK ((voided_at IS NULL) = (void_reason IS NULL))
+	CONSTRAINT ledger_void_has_reason CHECK ((voided_at IS NULL) = (void_reason IS NULL)),
+	CONSTRAINT ledger_voucher_code_names_grant
+		CHECK (voucher_code IS NULL
+			   OR compensation.voucher_code_grant_id(voucher_code) IS NOT DISTINCT FROM grant_id)
 );
 
 -- Identifiers compare bytewise (COLLATE "C"): they are keys, not prose, and

@@ -79,11 +79,6 @@ CREATE INDEX outbox_queue_sms ON compensation.outbox_message (created_at)
 COMMENT ON TABLE compensation.outbox_message IS
 	'messages to buyers (one per grant, plus a correction after a void), a work queue for delivery workers: outbox_claim, outbox_mark_sent, outbox_mark_failed';
 
--- A voucher code is unique (80 random bits: a collision is an error, never
--- a shared code).
-CREATE UNIQUE INDEX ledger_voucher_code ON compensation.ledger (voucher_code)
-	WHERE voucher_code IS NOT NULL;
-
 SELECT pg_catalog.pg_extension_config_dump('compensation.outbox_message', '');
 SELECT pg_catalog.pg_extension_config_dump('compensation.outbox_message_message_id_seq', '');
 
@@ -297,15 +292,15 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION compensation.format_money(numeric, text, text) IS
 	'an amount as a notification writes it in a locale (R$ 5,00, $5.00, 5,00 €, ¥500), from the extension''s own locale table';
 
-/* new_voucher_code() -> a code as apply() gives a grant (for checking) */
-CREATE FUNCTION compensation.new_voucher_code()
+/* new_voucher_code(grant_id) -> a code as apply() gives that grant (for checking) */
+CREATE FUNCTION compensation.new_voucher_code(grant_id bigint)
 RETURNS text
 AS 'MODULE_PATHNAME', 'compensation_new_voucher_code'
-LANGUAGE C VOLATILE
+LANGUAGE C VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp;
 
-COMMENT ON FUNCTION compensation.new_voucher_code() IS
-	'a new voucher code: 16 symbols of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ in groups of 4, from pg_strong_random (80 bits)';
+COMMENT ON FUNCTION compensation.new_voucher_code(bigint) IS
+	'a new voucher code for a grant: 20 symbols of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ in groups of 4, the grant id then 60 bits from pg_strong_random (28 symbols for ids of 2^40 or more)';
 
 GRANT USAGE ON SCHEMA compensation TO compensation_sender;
 GRANT SELECT ON compensation.outbox_message, compensation.vouchers TO compensation_sender;
@@ -315,6 +310,7 @@ GRANT EXECUTE ON FUNCTION
 	compensation.outbox_mark_sent(bigint),
 	compensation.outbox_mark_all_sent(bigint[]),
 	compensation.outbox_mark_failed(bigint, text),
-	compensation.format_money(numeric, text, text)
+	compensation.format_money(numeric, text, text),
+	compensation.voucher_code_grant_id(text)
 	TO compensation_sender;
 GRANT EXECUTE ON FUNCTION compensation.format_money(numeric, text, text) TO compensation_reader;

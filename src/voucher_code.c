@@ -3,18 +3,19 @@
  * voucher_code.c
  *	  Voucher codes: what a grant's {code} is, and the grant it names.
  *
- * A code is symbols of a 32-symbol alphabet in groups of four,
- * "7KQ2-M9XD-HT4B-RWZ3-5NCE": the first two groups are the grant's id, the
- * last three 60 bits from pg_strong_random().  The alphabet leaves out 0,
- * 1, I and O, which buyers confuse.  A grant id that does not fit in 40
- * bits (or is negative) takes four groups, the code seven.
+ * A code is 20 symbols of a 32-symbol alphabet in groups of four,
+ * "8CHJ-B6VB-RNVM-6TNR-K7ER" (a code of grant 1): the first two groups are
+ * the grant's id, the last three 60 bits from pg_strong_random().  The
+ * alphabet leaves out 0, 1, I and O, which buyers confuse.  A grant id
+ * that does not fit in 40 bits (or is negative) takes four groups, the
+ * code seven.
  *
  * The id part makes a code unique by construction, and the ledger's CHECK
  * (voucher_code_grant_id(voucher_code) = grant_id) lets the primary key
  * enforce it: two grants with one code would be two rows with one grant
- * id.  A unique index on the codes said the same at a third of a grant's
- * cost (random inserts all over an index), and bought nothing the key
- * does not.  Finding a grant by its code is a primary-key lookup:
+ * id.  A unique index on the codes said the same for about 9% more work a
+ * grant (an insert at a random place in an index, bench/NOTES.md), and
+ * bought nothing the key does not.  Finding a grant by its code is a primary-key lookup:
  *		WHERE grant_id = voucher_code_grant_id($1) AND voucher_code = $1
  *
  * The random part is what makes a code unguessable: whatever codes one

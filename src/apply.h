@@ -169,7 +169,8 @@ struct RunState
 	SPIPlanPtr	grant_plan;
 	SPIPlanPtr	outbox_plan;
 	Oid			grant_id_sequence;	/* grant ids are taken as grants are made */
-	char	   *expiry;			/* {expires_at} of this run's grants */
+	TimestampTz expires_at;		/* this run's grants' end of validity */
+	char	   *expiry;			/* ... as {expires_at} writes it */
 
 	/* simulate: the result */
 	Tuplestorestate *tuplestore;

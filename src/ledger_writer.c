@@ -183,17 +183,6 @@ notify_grants(Datum *grant_ids, int n)
 	pfree(payload.data);
 }
 
-/* The end of validity of this run's grants: as_of + "expires", or none. */
-static TimestampTz
-run_expires_at(RunState *run)
-{
-	if (!run->spec->has_expires)
-		return DT_NOEND;
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(run->as_of),
-												   PointerGetDatum(&run->spec->expires)));
-}
-
 static void
 flush_grants(RunState *run)
 {
@@ -240,7 +229,7 @@ flush_grants(RunState *run)
 	else
 		nulls[15] = 'n';
 	if (spec->has_expires)
-		args[16] = TimestampTzGetDatum(run_expires_at(run));
+		args[16] = TimestampTzGetDatum(run->expires_at);
 	else
 		nulls[16] = 'n';
 	execute_plan(run->grant_plan, args, nulls, SPI_OK_INSERT);
@@ -292,12 +281,20 @@ prepare_writes(RunState *run)
 
 	run->grants = palloc0(sizeof(WriteBuffer));
 	/* every grant of a run expires at its as_of + "expires" */
-	run->expiry = format_expiry(run->spec, run_expires_at(run));
+	run->expires_at = run->spec->has_expires
+		? DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												  TimestampTzGetDatum(run->as_of),
+												  PointerGetDatum(&run->spec->expires)))
+		: DT_NOEND;
+	run->expiry = format_expiry(run->spec, run->expires_at);
 	MemoryContextSwitchTo(oldcontext);
 	run->grant_id_sequence = get_relname_relid("ledger_grant_id_seq",
 											   get_namespace_oid("compensation", false));
 	if (!OidIsValid(run->grant_id_sequence))
-		elog(ERROR, "sequence compensation.ledger_grant_id_seq does not exist");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("sequence compensation.ledger_grant_id_seq does not exist"),
+				 errhint("The extension's objects must not be dropped or renamed.")));
 
 	run->ledger_order_plan = prepare("SELECT FROM compensation.claimed_orders"
 									 " WHERE exclusive_group OPERATOR(pg_catalog.=) $1"

@@ -203,7 +203,10 @@ load_currency_table(void)
 		currency_table_relid = get_relname_relid("currency",
 												 get_namespace_oid("compensation", false));
 	if (!OidIsValid(currency_table_relid))
-		elog(ERROR, "table compensation.currency does not exist");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table compensation.currency does not exist"),
+				 errhint("The extension's objects must not be dropped or renamed.")));
 
 	/* a failure halfway leaves the copy invalid: read again next time */
 	currency_table_valid = false;
